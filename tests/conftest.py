@@ -1,0 +1,57 @@
+"""Shared fixtures: a seeded catalog and one user per role."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+
+from models_registry.roles import EDITORS, VIEWERS
+from models_registry.services import seed_models
+from models_registry.static_catalog import load_static_catalog
+
+
+@pytest.fixture
+def static_catalog():
+    return load_static_catalog()
+
+
+@pytest.fixture
+def seeded(db, static_catalog):
+    """The database filled from the static catalog, as `seed_models` does it."""
+    result = seed_models(static_catalog.models, provider_names=static_catalog.providers)
+    assert result.ok, result.errors
+    return result
+
+
+def _user(
+    django_user_model, username: str, *, staff: bool = True, group: str | None = None, superuser: bool = False
+):
+    user = django_user_model.objects.create_user(
+        username=username,
+        password="pw-" + username,
+        is_staff=staff or superuser,
+        is_superuser=superuser,
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+@pytest.fixture
+def superuser(db, django_user_model):
+    return _user(django_user_model, "root", superuser=True)
+
+
+@pytest.fixture
+def editor(db, django_user_model):
+    return _user(django_user_model, "editor", group=EDITORS)
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return _user(django_user_model, "viewer", group=VIEWERS)
+
+
+@pytest.fixture
+def non_staff(db, django_user_model):
+    return _user(django_user_model, "member", staff=False)

@@ -1,0 +1,58 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group
+
+from models_registry.roles import EDITORS, VIEWERS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_settings_refuse_to_start_without_a_secret_key_when_not_debugging():
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_roles_exist_with_their_permissions():
+    editors = set(Group.objects.get(name=EDITORS).permissions.values_list("codename", flat=True))
+    viewers = set(Group.objects.get(name=VIEWERS).permissions.values_list("codename", flat=True))
+    assert {
+        "view_aimodel",
+        "add_aimodel",
+        "change_aimodel",
+        "import_aimodel",
+        "export_aimodel",
+        "view_provider",
+        "add_provider",
+        "change_provider",
+    } <= editors
+    assert "delete_aimodel" not in editors
+    assert {"view_aimodel", "view_provider"} <= viewers
+    assert not any(code.startswith(("add_", "change_", "delete_", "import_")) for code in viewers)
+
+
+@pytest.mark.django_db
+def test_admin_lists_the_58_seeded_models_after_login(client, superuser, seeded):
+    assert client.get("/admin/models_registry/aimodel/").status_code == 302  # to the login page
+    client.force_login(superuser)
+    response = client.get("/admin/models_registry/aimodel/")
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 58
+    history = client.get(
+        f"/admin/models_registry/aimodel/{response.context['cl'].result_list[0].pk}/history/"
+    )
+    assert history.status_code == 200
+    assert b"Initial seed from static catalog" in history.content
