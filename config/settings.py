@@ -143,3 +143,19 @@ STATIC_CATALOG_PATH = BASE_DIR / "fixtures" / "static_catalog.json"
 # models_registry.rollout). Waffle's stock admin pages are replaced by ours.
 WAFFLE_FLAG_MODEL = "models_registry.RolloutFlag"
 WAFFLE_ENABLE_ADMIN_PAGES = False
+
+# --- Registry read API (models_registry.registry) ---
+# "rollout": per-subject flag use_db_models decides; "database": end state of
+# the migration, the static catalog is off the read path; "static": never the DB.
+MODELS_REGISTRY_SOURCE = os.environ.get("MODELS_REGISTRY_SOURCE", "rollout")
+# How often a process checks the shared catalog version for changes (seconds).
+REGISTRY_REFRESH_SECONDS = float(os.environ.get("REGISTRY_REFRESH_SECONDS", "1"))
+
+# --- Auto-router (autorouter) ---
+# "local" (default, no network) or "llm" (OpenAI-compatible chat completions).
+AUTOROUTER_CLASSIFIER = os.environ.get("AUTOROUTER_CLASSIFIER", "local")
+AUTOROUTER_LLM_BASE_URL = os.environ.get("AUTOROUTER_LLM_BASE_URL", "")
+AUTOROUTER_LLM_API_KEY = os.environ.get("AUTOROUTER_LLM_API_KEY", "")
+AUTOROUTER_LLM_TIMEOUT_SECONDS = float(os.environ.get("AUTOROUTER_LLM_TIMEOUT_SECONDS", "3"))
+# Share of decisions stored in the decision log (0 = off).
+AUTOROUTER_DECISION_LOG_RATE = float(os.environ.get("AUTOROUTER_DECISION_LOG_RATE", "0"))

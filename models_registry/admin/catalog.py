@@ -6,7 +6,7 @@ The full admin (reasons on save, revert, import/export) builds on this.
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import AIModel, Provider
+from ..models import AIModel, Provider
 
 
 @admin.register(Provider)

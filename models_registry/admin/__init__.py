@@ -1,0 +1,6 @@
+"""Admin registrations, one module per area.
+
+``catalog``: models and providers. ``rollout``: rollout flags and the rollout page.
+"""
+
+from . import catalog, rollout  # noqa: F401  (imported for their registrations)
