@@ -1,29 +1,80 @@
-"""The catalog version: a counter bumped whenever a write to the catalog commits.
+"""The catalog version: a counter bumped whenever a write to the registry commits.
 
-Readers compare it with the version of their in-memory snapshot to know when
-to reload. Writers call :func:`bump_on_commit` inside their transaction.
+Every process keeps immutable snapshots of the catalog (see
+:mod:`models_registry.snapshot`) and compares this counter with the version
+its snapshots were built from, at most once per ``REGISTRY_REFRESH_SECONDS``.
+
+Where the counter lives:
+
+- with ``REDIS_URL`` set, in Redis (the default cache), so polling it costs no
+  database query;
+- otherwise in the ``CatalogVersion`` table (one primary-key read per poll).
+
+Writers call :func:`bump_on_commit` inside their transaction. The writing
+process also marks its own snapshots stale on commit, so it sees its own
+write at once instead of after the next poll.
 """
 
 from __future__ import annotations
 
+import itertools
+
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F
 
 CACHE_KEY = "models_registry:catalog_version"
 
+# Bumped in-process on every local commit; snapshots compare it on each read
+# (an integer comparison) to see their own process's writes immediately.
+_local_generation = itertools.count(1)
+local_generation: int = 0
+
+
+def uses_redis() -> bool:
+    return bool(getattr(settings, "REDIS_URL", ""))
+
 
 def current_version() -> int:
-    """The latest committed catalog version (0 when nothing was ever written)."""
-    return int(cache.get(CACHE_KEY) or 0)
+    """The latest committed catalog version. May raise if the store is unreachable."""
+    if uses_redis():
+        return int(cache.get(CACHE_KEY) or 0)
+    from .models import CatalogVersion
+
+    version = CatalogVersion.objects.filter(pk=1).values_list("version", flat=True).first()
+    return version or 0
 
 
-def _bump() -> None:
-    try:
+def _bump_shared() -> None:
+    if uses_redis():
+        cache.add(CACHE_KEY, 0, timeout=None)
         cache.incr(CACHE_KEY)
-    except ValueError:  # key missing: start the counter
-        cache.add(CACHE_KEY, 1)
+        return
+    from .models import CatalogVersion
+
+    if not CatalogVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        CatalogVersion.objects.get_or_create(pk=1, defaults={"version": 1})
+
+
+def mark_local_snapshots_stale() -> None:
+    """Make every snapshot in this process reload on its next read."""
+    global local_generation
+    local_generation = next(_local_generation)
+
+
+def _after_commit() -> None:
+    if uses_redis():
+        _bump_shared()
+    mark_local_snapshots_stale()
 
 
 def bump_on_commit() -> None:
-    """Bump the version once the current transaction commits (immediately outside one)."""
-    transaction.on_commit(_bump)
+    """Record that the registry changed, effective when the current transaction commits.
+
+    Without Redis the database counter is bumped inside the transaction, so it
+    commits (or rolls back) together with the data it announces.
+    """
+    if not uses_redis():
+        _bump_shared()
+    transaction.on_commit(_after_commit)

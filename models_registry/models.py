@@ -246,6 +246,25 @@ class RolloutFlag(AbstractUserFlag):
         verbose_name = "rollout flag"
         verbose_name_plural = "rollout flags"
 
+    def __str__(self) -> str:
+        return self.name
+
+    def _is_active_for_percent(self, request, read_only: bool) -> bool | None:
+        # Request-based waffle checks (views, templates) bucket the request's
+        # user or session exactly like library reads do, instead of waffle's
+        # per-request cookie roll, so a user gets one answer everywhere.
+        from .rollout import subject_is_in_percent
+
+        if not self.percent:
+            return None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            subject = user
+        else:
+            session = getattr(request, "session", None)
+            subject = session.session_key if session is not None else None
+        return subject_is_in_percent(self.name, subject, self.percent)
+
 
 class CatalogVersion(models.Model):
     """One row holding the catalog version when no Redis is configured.

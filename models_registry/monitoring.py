@@ -1,0 +1,96 @@
+"""Read counters of the registry, shared across processes through the cache.
+
+Counting on every read must stay as cheap as a dict update, so each process
+counts locally and adds its counts to the shared cache at most once per
+refresh interval (when its snapshots check the catalog version) and whenever
+the totals are read. With Redis every worker adds to the same counters; with
+the local-memory cache (development) they are per process.
+
+Counters restart at each rollout stage change (a new "period"), so the
+fallback rate that gates ``rollout advance`` covers only the current stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+READS_DATABASE = "reads_database"
+READS_STATIC = "reads_static"
+NOT_FOUND = "not_found"
+FALLBACKS = "fallbacks"
+COUNTER_NAMES = (READS_DATABASE, READS_STATIC, NOT_FOUND, FALLBACKS)
+
+PERIOD_KEY = "models_registry:monitoring:period"
+
+_pending: Counter[str] = Counter()
+_lock = threading.Lock()
+
+
+def count(name: str, amount: int = 1) -> None:
+    """Count an event in this process (added to the shared totals on the next flush)."""
+    _pending[name] += amount
+
+
+def _key(period: int, name: str) -> str:
+    return f"models_registry:monitoring:{period}:{name}"
+
+
+def _current_period() -> int:
+    return int(cache.get(PERIOD_KEY) or 0)
+
+
+def flush() -> None:
+    """Add this process's pending counts to the shared counters. Never raises."""
+    with _lock:
+        pending = {name: amount for name, amount in _pending.items() if amount}
+        if not pending:
+            return
+        try:
+            period = _current_period()
+            for name, amount in pending.items():
+                key = _key(period, name)
+                cache.add(key, 0, timeout=None)
+                cache.incr(key, amount)
+                _pending[name] -= amount
+        except Exception:  # the cache being down must not break reads
+            logger.warning("registry monitoring: could not flush counters to the cache", exc_info=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    period: int
+    reads_database: int
+    reads_static: int
+    not_found: int
+    fallbacks: int
+
+    @property
+    def reads(self) -> int:
+        return self.reads_database + self.reads_static
+
+    @property
+    def fallback_rate(self) -> float:
+        """Share of reads served by a fallback since the current period began (0.0 when no reads)."""
+        return self.fallbacks / self.reads if self.reads else 0.0
+
+
+def totals() -> Totals:
+    """The shared counters of the current period (this process's pending counts included)."""
+    flush()
+    period = _current_period()
+    values = cache.get_many([_key(period, name) for name in COUNTER_NAMES])
+    return Totals(period, *(int(values.get(_key(period, name)) or 0) for name in COUNTER_NAMES))
+
+
+def start_new_period() -> None:
+    """Restart the counters, e.g. when a rollout stage changes."""
+    flush()
+    cache.add(PERIOD_KEY, 0, timeout=None)
+    cache.incr(PERIOD_KEY)

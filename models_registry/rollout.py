@@ -1,0 +1,208 @@
+"""Per-subject percentage rollout on django-waffle flags.
+
+Waffle's own percentage is a cookie roll per request, useless for a library
+call. Here a subject (a user, a user id, a session key) is hashed with the
+flag name into a bucket 0..9999, and the flag is on for it when the bucket is
+below ``percent * 100``. The same subject always gets the same answer, and
+raising the percentage only adds subjects. Anonymous subjects (``None``) are
+on only at 100%.
+
+Flags: ``use_db_models`` (the registry's read source) and
+``use_db_router_config`` (the auto-router's config). Their state is served
+from a :class:`~models_registry.snapshot.VersionedSnapshot`: no query per
+check. Changing a flag goes through :func:`set_flag_percent`, which records
+who and why in the flag's history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.signals import setting_changed
+from django.db import transaction
+
+from . import monitoring
+from .catalog_version import bump_on_commit
+from .snapshot import SnapshotUnavailable, VersionedSnapshot
+
+DB_MODELS_FLAG = "use_db_models"
+ROUTER_CONFIG_FLAG = "use_db_router_config"
+KNOWN_FLAGS = (DB_MODELS_FLAG, ROUTER_CONFIG_FLAG)
+STAGES: tuple[int, ...] = (0, 1, 10, 50, 100)
+BUCKETS = 10_000
+
+SOURCE_ROLLOUT, SOURCE_DATABASE, SOURCE_STATIC = "rollout", "database", "static"
+SOURCES = (SOURCE_ROLLOUT, SOURCE_DATABASE, SOURCE_STATIC)
+
+
+def _read_source_setting() -> str:
+    source = getattr(settings, "MODELS_REGISTRY_SOURCE", SOURCE_ROLLOUT)
+    if source not in SOURCES:
+        raise ValueError(f"MODELS_REGISTRY_SOURCE must be one of {', '.join(SOURCES)}, not {source!r}")
+    return source
+
+
+_source = _read_source_setting()
+
+
+def source_setting() -> str:
+    """``MODELS_REGISTRY_SOURCE``: rollout (flags decide), database (all on) or static (all off)."""
+    return _source
+
+
+def subject_key(subject: Any) -> str | None:
+    """The stable key of whom a read is for: a user's pk, a user id, a session key; ``None`` if anonymous."""
+    if subject is None or isinstance(subject, bool):
+        return None
+    if isinstance(subject, int):
+        return str(subject)
+    if isinstance(subject, str):
+        return subject.strip() or None
+    if getattr(subject, "is_anonymous", False):
+        return None
+    pk = getattr(subject, "pk", None)
+    return None if pk is None else str(pk)
+
+
+@lru_cache(maxsize=131_072)
+def bucket(flag_name: str, key: str) -> int:
+    """The subject's bucket for this flag, 0..9999. Stable across processes and releases."""
+    digest = hashlib.blake2b(f"{flag_name}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % BUCKETS
+
+
+def percent_threshold(percent: Decimal | int | float) -> int:
+    """Buckets below this number are on: percent * 100, in 0..10000."""
+    return max(0, min(BUCKETS, int(Decimal(str(percent)) * 100)))
+
+
+def subject_is_in_percent(flag_name: str, subject: Any, percent: Decimal | int) -> bool:
+    threshold = percent_threshold(percent)
+    if threshold >= BUCKETS:
+        return True
+    key = subject_key(subject)
+    return key is not None and bucket(flag_name, key) < threshold
+
+
+def effective_percent(everyone: bool | None, percent: Decimal | None) -> Decimal:
+    """The percentage a waffle flag row stands for: ``everyone`` on is 100, off is 0."""
+    if everyone is True:
+        return Decimal(100)
+    if everyone is False:
+        return Decimal(0)
+    return Decimal(percent or 0)
+
+
+def _load_thresholds() -> dict[str, int]:
+    from .models import RolloutFlag
+
+    return {
+        name: percent_threshold(effective_percent(everyone, percent))
+        for name, everyone, percent in RolloutFlag.objects.values_list("name", "everyone", "percent")
+    }
+
+
+_thresholds = VersionedSnapshot(_load_thresholds, name="rollout-flags")
+
+
+def flag_is_active(flag_name: str, subject: Any = None) -> bool:
+    """Whether ``flag_name`` is on for ``subject``. No query in steady state.
+
+    ``MODELS_REGISTRY_SOURCE = "database"`` turns every flag on, ``"static"``
+    every flag off. If the flags cannot be read at all (database down before
+    the first load) the flag is off: the safe, static side.
+    """
+    if _source != SOURCE_ROLLOUT:
+        return _source == SOURCE_DATABASE
+    try:
+        threshold = _thresholds.get().get(flag_name, 0)
+    except SnapshotUnavailable:
+        monitoring.count(monitoring.FALLBACKS)
+        return False
+    if threshold <= 0:
+        return False
+    if threshold >= BUCKETS:
+        return True
+    key = subject_key(subject)
+    return key is not None and bucket(flag_name, key) < threshold
+
+
+def current_percent(flag_name: str) -> Decimal:
+    """The flag's percentage as stored (fresh from the database)."""
+    from .models import RolloutFlag
+
+    flag = RolloutFlag.objects.filter(name=flag_name).first()
+    return Decimal(0) if flag is None else effective_percent(flag.everyone, flag.percent)
+
+
+def parse_percent(value: Any) -> Decimal:
+    """A percentage 0..100 with at most one decimal; ``ValidationError`` otherwise."""
+    try:
+        percent = Decimal(str(value).strip().rstrip("%"))
+    except InvalidOperation:
+        raise ValidationError({"percent": f"{value!r} is not a number"}) from None
+    if not percent.is_finite() or not 0 <= percent <= 100:
+        raise ValidationError({"percent": "must be between 0 and 100"})
+    if percent != percent.quantize(Decimal("0.1")):
+        raise ValidationError({"percent": "at most one decimal place"})
+    return percent
+
+
+def next_stage(percent: Decimal) -> int | None:
+    """The next stage of 0 → 1 → 10 → 50 → 100 above ``percent``, or ``None`` at 100."""
+    return next((stage for stage in STAGES if stage > percent), None)
+
+
+def set_flag_percent(flag_name: str, percent: Any, *, user: Any, reason: str):
+    """Set a flag to ``percent`` (0..100) for the rollout, recording ``user`` and ``reason``.
+
+    Creates the flag if needed. 100 is stored as waffle's "everyone on", 0 as
+    "everyone off", anything between as a percentage. The new state reaches
+    every process within the refresh interval; the monitoring counters start
+    a new period.
+    """
+    from .models import RolloutFlag
+    from .services import require_reason, save_with_history
+
+    reason = require_reason(reason)
+    percent = parse_percent(percent)
+    if flag_name not in KNOWN_FLAGS:
+        raise ValidationError({"flag": f"unknown flag {flag_name!r}; known: {', '.join(KNOWN_FLAGS)}"})
+    with transaction.atomic():
+        flag, _ = RolloutFlag.objects.select_for_update().get_or_create(
+            name=flag_name,
+            defaults={"everyone": False, "superusers": False, "note": "Managed by `manage.py rollout`."},
+        )
+        if percent >= 100:
+            flag.everyone, flag.percent = True, None
+        elif percent <= 0:
+            flag.everyone, flag.percent = False, None
+        else:
+            flag.everyone, flag.percent = None, percent
+        save_with_history(flag, user=user, reason=reason)
+        bump_on_commit()
+        transaction.on_commit(monitoring.start_new_period)
+    return flag
+
+
+def stage_history(flag_name: str) -> list:
+    """Every change of the flag, oldest first, as :class:`~models_registry.history.Version` objects."""
+    from .history import versions_of
+    from .models import RolloutFlag
+
+    flag = RolloutFlag.objects.filter(name=flag_name).first()
+    return [] if flag is None else versions_of(flag)
+
+
+def _on_setting_changed(*, setting: str, **kwargs) -> None:
+    global _source
+    if setting == "MODELS_REGISTRY_SOURCE":
+        _source = _read_source_setting()
+
+
+setting_changed.connect(_on_setting_changed)
