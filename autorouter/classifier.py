@@ -1,0 +1,235 @@
+"""The local classifier: keyword and shape rules, no network, a few microseconds a message.
+
+It reads the message (never stores it) and returns a :class:`Classification`:
+primary and secondary category, complexity, whether vision, long context or
+reasoning is needed, whether the message is high-stakes and in which domain,
+and whether to keep the previous model. ``signals`` lists what matched so the
+decision can say why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .types import CATEGORIES, Classification, RouterSettings
+
+_Pattern = re.Pattern[str]
+
+
+def _words(phrases: str) -> _Pattern:
+    """A case-insensitive regex matching any ``|``-separated phrase as whole words (``*`` = any ending)."""
+    parts = []
+    for phrase in phrases.split("|"):
+        escaped = re.escape(phrase).replace(r"\*", r"\w*").replace(r"\ ", r"\s+")
+        parts.append(escaped)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+
+
+# Category keywords. A hit counts 1; a message's primary category is the one with most hits.
+CATEGORY_PATTERNS: dict[str, _Pattern] = {
+    "coding": _words(
+        "code|coding|function|bug*|debug*|error|exception|stack trace|traceback|python|javascript|"
+        "typescript|java|rust|golang|c++|sql|regex|api|compile*|refactor*|script|class|method|"
+        "variable|unit test*|git|docker|kubernetes|endpoint|json|html|css|react|django|npm|pip|"
+        "segfault"
+    ),
+    "reasoning": _words(
+        "prove|proof|logic*|puzzle|riddle|deduce|math*|calculate|equation*|solve|probability|"
+        "theorem|step by step|reason*|derive|integral|optimi*e"
+    ),
+    "creative": _words(
+        "story|stories|poem*|poetry|lyrics|song|fiction|creative|brainstorm|slogan|tagline|joke*|"
+        "character*|plot|haiku|novel|screenplay|imagine|rewrite|tone"
+    ),
+    "factual": _words(
+        "what is|what are|who is|who was|when did|when was|where is|define|definition|capital of|"
+        "how many|fact*|meaning of|history of|explain"
+    ),
+    "analysis": _words(
+        "analy*e|analysis|compare|comparison|evaluate|pros and cons|trade-off*|tradeoff*|assess*|"
+        "review|summari*e|summary|critique|interpret|data|trend*|insight*|metrics|report"
+    ),
+    "conversation": _words(
+        "hi|hello|hey|thanks|thank you|how are you|chat|good morning|good night|lol|bye|what's up|nice|cool"
+    ),
+    "multimodal": _words(
+        "image*|picture*|photo*|screenshot*|diagram*|draw|drawing|illustrat*|render|logo|visual*|"
+        "chart|sketch|paint*"
+    ),
+    "research": _words(
+        "latest|news|today|current*|recent*|research|sources|cite|citation*|search the web|look up|"
+        "find articles|paper*|study|studies|statistics|this week|this year|2025|2026"
+    ),
+}
+
+# Domain keywords for the high-stakes check. A domain listed in the config but
+# not here is still detected by its own name ("mental_health" → "mental health").
+DOMAIN_PATTERNS: dict[str, _Pattern] = {
+    "medical": _words(
+        "symptom*|diagnos*|medication*|medicine|dosage|dose|prescription|disease|cancer|pregnan*|"
+        "surgery|chest pain|side effect*|treatment|doctor|illness|infection|overdose|allerg*|"
+        "blood pressure|insulin"
+    ),
+    "legal": _words(
+        "lawsuit|sue|contract|lawyer|attorney|legal*|court|custody|liability|copyright|eviction|"
+        "tenant|will and testament|arrested|illegal"
+    ),
+    "financial": _words(
+        "invest*|retirement|mortgage|loan*|debt|tax|taxes|bankruptcy|stock*|portfolio|401k|crypto*|"
+        "pension|credit score|savings"
+    ),
+    "safety": _words(
+        "poison*|explosive*|weapon*|gas leak|carbon monoxide|electrocut*|emergency|dangerous|"
+        "is it safe|safe to|toxic|burn|choking"
+    ),
+    "mental_health": _words(
+        "suicid*|self-harm|self harm|depressed|depression|anxiety|panic attack*|kill myself|therapy|"
+        "therapist|ptsd|eating disorder|hopeless"
+    ),
+    "privacy": _words(
+        "personal data|gdpr|doxx*|dox|password*|data leak|tracking me|surveillance|spyware|"
+        "identity theft|ssn|social security number"
+    ),
+    "immigration": _words(
+        "visa|green card|asylum|deport*|immigration|immigrant|citizenship|residence permit|"
+        "work permit|refugee|uscis"
+    ),
+    "domestic_abuse": _words(
+        "abuse|abusive|abuser|domestic violence|hits me|beats me|restraining order|unsafe at home|hurts me"
+    ),
+}
+
+# Complexity and reasoning markers.
+COMPLEX_MARKERS = _words(
+    "step by step|in detail|detailed|comprehensive|architecture|design a|design an|prove|"
+    "optimi*e|trade-off*|tradeoff*|end-to-end|thorough*|in depth|in-depth|multi-step|scalable|"
+    "production-ready|edge cases"
+)
+REASONING_MARKERS = _words(
+    "prove|proof|step by step|logic*|puzzle|riddle|deduce|solve|calculate|derive|probability|"
+    "theorem|equation*|why does|why is|reason through"
+)
+LONG_CONTEXT_MARKERS = _words(
+    "entire book|whole book|entire codebase|whole codebase|whole repository|full transcript|"
+    "entire document|whole document|long document|all of these files|all these files|"
+    "hundreds of pages"
+)
+FOLLOW_UP_START = re.compile(
+    r"^\s*(?:and|also|but|so|ok|okay|thanks|thank you|continue|go on|more|why|how come|what about|"
+    r"how about|can you|could you|please|now|again|another|shorter|longer|make it|explain|elaborate|"
+    r"same|yes|no|great|perfect)\b",
+    re.IGNORECASE,
+)
+BACK_REFERENCE = _words("it|that|this|above|previous|earlier|your answer|the last one")
+CODE_FENCE = re.compile(r"```|^\s{4}\S", re.MULTILINE)
+NUMBERED_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+\S", re.MULTILINE)
+
+SIMPLE_MAX_WORDS = 12
+COMPLEX_MIN_WORDS = 120
+FOLLOW_UP_MAX_WORDS = 25
+# A conversation using this share of the long-context threshold will need a long-context model.
+LONG_CONTEXT_SHARE = 0.5
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """Rough token count (4 characters a token), enough for routing."""
+    return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+def _domain_pattern(domain: str) -> _Pattern:
+    return DOMAIN_PATTERNS.get(domain) or _words(domain.replace("_", " "))
+
+
+def _best(counts: dict[str, int], order: Iterable[str]) -> list[str]:
+    """Keys with a positive count, most hits first, ties in ``order``."""
+    ranked = [key for key in order if counts.get(key, 0) > 0]
+    return sorted(ranked, key=lambda key: -counts[key])
+
+
+def classify(
+    message: str,
+    *,
+    settings: RouterSettings,
+    previous_model_id: str | None = None,
+    has_attachments: bool = False,
+    context_tokens: int = 0,
+) -> Classification:
+    """Classify ``message`` with local rules. Deterministic: same inputs, same result."""
+    text = message or ""
+    words = len(text.split())
+    signals: list[str] = []
+
+    counts = {category: len(pattern.findall(text)) for category, pattern in CATEGORY_PATTERNS.items()}
+    if CODE_FENCE.search(text):
+        counts["coding"] += 3
+        signals.append("code block")
+    if has_attachments:
+        counts["multimodal"] += 2
+        signals.append("attachment")
+    ranked = _best(counts, CATEGORIES)
+    primary = ranked[0] if ranked else "conversation"
+    secondary = ranked[1] if len(ranked) > 1 else None
+    if ranked:
+        signals.append(f"{primary} x{counts[primary]}")
+        if secondary:
+            signals.append(f"{secondary} x{counts[secondary]}")
+    else:
+        signals.append("no category keyword: conversation")
+
+    needs_reasoning = bool(REASONING_MARKERS.search(text)) or primary == "reasoning"
+
+    complex_hits = len(COMPLEX_MARKERS.findall(text)) + (1 if len(NUMBERED_ITEM.findall(text)) >= 3 else 0)
+    if words >= COMPLEX_MIN_WORDS or (complex_hits and words > SIMPLE_MAX_WORDS) or complex_hits >= 2:
+        complexity = "complex"
+    elif words <= SIMPLE_MAX_WORDS and not complex_hits and not needs_reasoning and primary != "coding":
+        complexity = "simple"
+    else:
+        complexity = "moderate"
+    if complex_hits:
+        signals.append(f"complexity markers x{complex_hits}")
+
+    total_tokens = context_tokens + estimate_tokens(text)
+    needs_long_context = bool(LONG_CONTEXT_MARKERS.search(text)) or (
+        total_tokens >= settings.long_context_threshold * LONG_CONTEXT_SHARE
+    )
+    if needs_long_context:
+        signals.append(f"long context (~{total_tokens} tokens)")
+
+    domain_hits = {
+        domain: len(_domain_pattern(domain).findall(text)) for domain in settings.high_stakes_domains
+    }
+    domains = _best(domain_hits, settings.high_stakes_domains)
+    domain = domains[0] if domains else None
+    if domain:
+        signals.append(f"high-stakes domain {domain}")
+        if complexity == "simple":  # a short medical or legal question is not small talk
+            complexity = "moderate"
+
+    if previous_model_id is None:
+        action = "change"
+    else:
+        follow_up = words <= FOLLOW_UP_MAX_WORDS and (
+            bool(FOLLOW_UP_START.search(text)) or bool(BACK_REFERENCE.search(text)) or not ranked
+        )
+        action = "keep" if follow_up else "change"
+        signals.append("follow-up" if follow_up else "new topic")
+
+    top = counts.get(primary, 0)
+    runner_up = counts.get(secondary, 0) if secondary else 0
+    confidence = 0.3 if not ranked else min(0.95, 0.5 + 0.1 * (top - runner_up) + 0.05 * top)
+
+    return Classification(
+        primary=primary,
+        secondary=secondary,
+        complexity=complexity,
+        needs_vision=has_attachments,
+        needs_long_context=needs_long_context,
+        needs_reasoning=needs_reasoning,
+        high_stakes=domain is not None,
+        domain=domain,
+        action=action,
+        confidence=round(confidence, 3),
+        signals=tuple(signals),
+    )

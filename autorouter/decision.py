@@ -1,0 +1,114 @@
+"""The router's answer: the chosen model and everything needed to explain and reproduce it.
+
+Never holds the message text: only its length and SHA-256, so a decision can
+be logged or shown without leaking what the user wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+from models_registry.types import ModelConfig, format_money
+
+from .scoring import Term
+from .types import Classification
+
+# Why a model was left out (``Exclusion.reason``).
+EXCLUDED = "excluded"
+NOT_SELECTABLE = "status"
+INTERNAL_ONLY = "internal_only"
+NO_PROFILE = "no_profile"
+CONTEXT_WINDOW = "context_window"
+NO_VISION = "vision"
+SHORT_CONTEXT = "long_context"
+IMAGE_GENERATION = "image_generation"
+
+
+class Candidate(NamedTuple):
+    """An eligible model with its tier, score and the terms of the score."""
+
+    model_id: str
+    tier: str
+    average_price: Decimal
+    score: float
+    terms: tuple[Term, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "tier": self.tier,
+            "average_price": format_money(self.average_price),
+            "score": round(self.score, 4),
+            "terms": [term.to_dict() for term in self.terms],
+        }
+
+
+class Exclusion(NamedTuple):
+    """A catalog model that was not eligible, and why (the first rule it failed)."""
+
+    model_id: str
+    reason: str
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"model_id": self.model_id, "reason": self.reason, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    model_id: str
+    model: ModelConfig | None
+    classification: Classification
+    classifier: str  # "local" or "llm"
+    classifier_fallback: str | None  # why the LLM classifier was not used, when it was configured
+    sticky: bool
+    tier: str | None
+    roll: Decimal
+    tier_reason: str
+    candidates: tuple[Candidate, ...]  # ranked: best score first, ties by model id
+    excluded: tuple[Exclusion, ...]
+    fallback_reason: str | None  # set when nothing was eligible and the fallback model was returned
+    explanation: str
+    source: str  # where the router's config came from: "database" or "defaults"
+    seed_key: str
+    max_retries: int
+    message_length: int
+    message_sha256: str
+    inputs: dict[str, Any]
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+    @property
+    def chosen(self) -> Candidate | None:
+        for candidate in self.candidates:
+            if candidate.model_id == self.model_id:
+                return candidate
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: strings, numbers, booleans, lists and dicts only."""
+        return {
+            "model_id": self.model_id,
+            "model": self.model.to_dict() if self.model is not None else None,
+            "classification": self.classification.to_dict(),
+            "classifier": self.classifier,
+            "classifier_fallback": self.classifier_fallback,
+            "sticky": self.sticky,
+            "tier": self.tier,
+            "roll": str(self.roll),
+            "tier_reason": self.tier_reason,
+            "candidates": [candidate.to_dict() for candidate in self.candidates],
+            "excluded": [exclusion.to_dict() for exclusion in self.excluded],
+            "fallback_reason": self.fallback_reason,
+            "explanation": self.explanation,
+            "source": self.source,
+            "seed_key": self.seed_key,
+            "max_retries": self.max_retries,
+            "message_length": self.message_length,
+            "message_sha256": self.message_sha256,
+            "inputs": dict(self.inputs),
+        }

@@ -1,0 +1,232 @@
+"""``route()``: the auto-router's public entry point, and the retry helpers.
+
+Reads only from in-memory snapshots (the catalog from ``models_registry.registry``,
+the router's config and profiles from :mod:`autorouter.state`): no query per
+message in steady state, unless the decision log samples the decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.db import DatabaseError
+
+from models_registry import registry
+
+from .classifier import classify
+from .decision import Decision
+from .engine import decide
+from .llm_classifier import LLMClassifierError, classify_with_llm
+from .scoring import NEUTRAL_BIAS
+from .state import RouterState, state_for
+from .types import Classification
+
+logger = logging.getLogger(__name__)
+
+LOCAL, LLM = "local", "llm"
+
+
+def _classify(
+    message: str,
+    state: RouterState,
+    catalog_by_id: dict,
+    *,
+    classifier: str,
+    previous_model_id: str | None,
+    has_attachments: bool,
+    context_tokens: int,
+) -> tuple[Classification, str, str | None]:
+    """(classification, classifier used, why the LLM classifier was not used)."""
+    settings = state.settings
+    fallback = None
+    if classifier == LLM:
+        router_model = catalog_by_id.get(settings.router_model_id)
+        model_name = router_model.api_model_id if router_model else settings.router_model_id.split(":", 1)[-1]
+        try:
+            classification = classify_with_llm(
+                message,
+                settings=settings,
+                model_name=model_name,
+                base_url=getattr(django_settings, "AUTOROUTER_LLM_BASE_URL", ""),
+                api_key=getattr(django_settings, "AUTOROUTER_LLM_API_KEY", ""),
+                timeout=float(getattr(django_settings, "AUTOROUTER_LLM_TIMEOUT_SECONDS", 3)),
+                previous_model_id=previous_model_id,
+                has_attachments=has_attachments,
+                context_tokens=context_tokens,
+            )
+            return classification, LLM, None
+        except LLMClassifierError as exc:
+            fallback = str(exc)
+            logger.warning("autorouter: LLM classifier failed, using the local one: %s", fallback)
+    elif classifier != LOCAL:
+        fallback = f"unknown classifier {classifier!r}"
+    local = classify(
+        message,
+        settings=settings,
+        previous_model_id=previous_model_id,
+        has_attachments=has_attachments,
+        context_tokens=context_tokens,
+    )
+    return local, LOCAL, fallback
+
+
+def route_with_state(
+    state: RouterState,
+    message: str,
+    *,
+    subject: Any = None,
+    previous_model_id: str | None = None,
+    has_attachments: bool = False,
+    context_tokens: int = 0,
+    cost_bias: int = NEUTRAL_BIAS,
+    speed_bias: int = NEUTRAL_BIAS,
+    exclude: Collection[str] = (),
+    seed_key: str | None = None,
+    classification: Classification | None = None,
+    classifier: str | None = None,
+    log: bool = True,
+) -> Decision:
+    """``route()`` with an explicit config state (the admin's try page, the CLI, retries).
+
+    ``classification`` reuses an earlier one (retries do not classify again);
+    ``classifier`` overrides ``AUTOROUTER_CLASSIFIER``.
+    """
+    catalog = registry.list_models(status=None, include_internal=True, subject=subject)
+    classifier_fallback = None
+    if classification is None:
+        catalog_by_id = {model.id: model for model in catalog}
+        classification, used, classifier_fallback = _classify(
+            message,
+            state,
+            catalog_by_id,
+            classifier=classifier or getattr(django_settings, "AUTOROUTER_CLASSIFIER", LOCAL),
+            previous_model_id=previous_model_id,
+            has_attachments=has_attachments,
+            context_tokens=context_tokens,
+        )
+    else:
+        used = LLM if "llm classifier" in classification.signals else LOCAL
+    decision = decide(
+        message,
+        catalog=catalog,
+        profiles=state.profiles,
+        settings=state.settings,
+        classification=classification,
+        previous_model_id=previous_model_id,
+        context_tokens=context_tokens,
+        cost_bias=cost_bias,
+        speed_bias=speed_bias,
+        exclude=exclude,
+        seed_key=seed_key,
+        has_attachments=has_attachments,
+        source=state.source,
+        classifier=used,
+        classifier_fallback=classifier_fallback,
+    )
+    if log:
+        _maybe_log(decision)
+    return decision
+
+
+def route(
+    message: str,
+    *,
+    subject: Any = None,
+    previous_model_id: str | None = None,
+    has_attachments: bool = False,
+    context_tokens: int = 0,
+    cost_bias: int = NEUTRAL_BIAS,
+    speed_bias: int = NEUTRAL_BIAS,
+    exclude: Collection[str] = (),
+    seed_key: str | None = None,
+) -> Decision:
+    """Pick the model for ``message``. Never raises for lack of a model (see ``Decision.fallback_reason``).
+
+    ``subject`` (a user, user id or session key) decides through the
+    ``use_db_router_config`` flag whether the saved config or the built-in
+    defaults apply, and which catalog the registry serves. ``exclude`` lists
+    models that already failed for this message. Same inputs, config and
+    ``seed_key`` give the same decision; without a key, one is derived from
+    the message.
+    """
+    return route_with_state(
+        state_for(subject),
+        message,
+        subject=subject,
+        previous_model_id=previous_model_id,
+        has_attachments=has_attachments,
+        context_tokens=context_tokens,
+        cost_bias=cost_bias,
+        speed_bias=speed_bias,
+        exclude=exclude,
+        seed_key=seed_key,
+    )
+
+
+def next_candidate(
+    message: str,
+    *,
+    failed: Collection[str],
+    subject: Any = None,
+    exclude: Collection[str] = (),
+    classification: Classification | None = None,
+    **route_kwargs: Any,
+) -> Decision | None:
+    """The decision for the next attempt once the models in ``failed`` have failed.
+
+    ``None`` when the retries are used up (``len(failed) > max_retries``) or
+    when the only thing left is a fallback model that already failed.
+    """
+    state = state_for(subject)
+    if len(failed) > state.settings.max_retries:
+        return None
+    decision = route_with_state(
+        state,
+        message,
+        subject=subject,
+        exclude={*exclude, *failed},
+        classification=classification,
+        **route_kwargs,
+    )
+    if decision.is_fallback and decision.model_id in failed:
+        return None
+    return decision
+
+
+def attempts(message: str, **route_kwargs: Any) -> Iterator[Decision]:
+    """Decisions to try in turn: the first choice, then one retry per failure, up to ``max_retries``.
+
+    ::
+
+        for decision in autorouter.attempts(text, subject=user):
+            try:
+                return call_model(decision.model_id)
+            except ProviderError:
+                continue  # the next decision excludes this model
+
+    The message is classified once; retries reuse the classification.
+    """
+    failed: list[str] = []
+    classification = None
+    while (
+        decision := next_candidate(message, failed=failed, classification=classification, **route_kwargs)
+    ) is not None:
+        classification = decision.classification
+        yield decision
+        failed.append(decision.model_id)
+
+
+def _maybe_log(decision: Decision) -> None:
+    rate = float(getattr(django_settings, "AUTOROUTER_DECISION_LOG_RATE", 0) or 0)
+    if rate <= 0 or (rate < 1 and random.random() >= rate):
+        return
+    from .services import log_decision
+
+    try:
+        log_decision(decision)
+    except DatabaseError:
+        logger.warning("autorouter: could not store a decision log entry", exc_info=True)

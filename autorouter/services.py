@@ -1,0 +1,166 @@
+"""Write services for the router's tables.
+
+Every write takes the acting user (``None`` for system jobs) and a reason,
+validates fully, records a history row with both, and bumps the catalog
+version when its transaction commits, so every process's router snapshot
+reloads. Admin classes and commands call these instead of saving models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from models_registry.catalog_version import bump_on_commit
+from models_registry.models import AIModel
+from models_registry.services import require_reason, save_with_history
+
+from .conversions import field_values_from_profile, field_values_from_settings
+from .decision import Decision
+from .defaults import DEFAULT_SETTINGS, default_profiles
+from .models import SINGLETON_ID, DecisionLog, ModelProfile, RouterConfig
+from .types import Profile, RouterSettings
+
+CONFIG_SEED_REASON = "Initial seed from the router defaults"
+PROFILES_SEED_REASON = "Initial seed from fixtures/model_profiles.json"
+
+CREATED, SKIPPED, REPLACED = "created", "skipped", "replaced"
+
+
+def get_config() -> RouterConfig | None:
+    return RouterConfig.objects.filter(pk=SINGLETON_ID).first()
+
+
+def save_config(config: RouterConfig, *, user: Any, reason: str) -> RouterConfig:
+    """Validate and save the (edited) config row as a new version."""
+    reason = require_reason(reason)
+    config.pk = SINGLETON_ID
+    config.updated_by = user
+    with transaction.atomic():
+        save_with_history(config, user=user, reason=reason)
+        bump_on_commit()
+    return config
+
+
+def reset_config(
+    *, user: Any, reason: str, settings: RouterSettings = DEFAULT_SETTINGS
+) -> tuple[RouterConfig, str]:
+    """Set every parameter to ``settings`` (the built-in defaults), creating the row if missing.
+
+    Returns the row and ``"created"`` or ``"replaced"``. The history is kept:
+    a reset is one more version.
+    """
+    reason = require_reason(reason)
+    with transaction.atomic():
+        config = RouterConfig.objects.select_for_update().filter(pk=SINGLETON_ID).first()
+        action = REPLACED if config is not None else CREATED
+        if config is None:
+            config = RouterConfig(pk=SINGLETON_ID)
+        for name, value in field_values_from_settings(settings).items():
+            setattr(config, name, value)
+        config.updated_by = user
+        save_with_history(config, user=user, reason=reason)
+        bump_on_commit()
+    return config, action
+
+
+@dataclass
+class SeedConfigResult:
+    action: str  # created, skipped or replaced
+    dry_run: bool = False
+
+
+def seed_config(
+    *,
+    user: Any = None,
+    reason: str = CONFIG_SEED_REASON,
+    force_replace: bool = False,
+    dry_run: bool = False,
+) -> SeedConfigResult:
+    """Create the config from the defaults; skip if it exists, unless ``force_replace``.
+
+    Raises ``ValidationError`` if the catalog lacks the default router or fallback model.
+    """
+    reason = require_reason(reason)
+    exists = RouterConfig.objects.filter(pk=SINGLETON_ID).exists()
+    if exists and not force_replace:
+        return SeedConfigResult(SKIPPED, dry_run)
+    action = REPLACED if exists else CREATED
+    if dry_run:
+        config = RouterConfig(pk=SINGLETON_ID, **field_values_from_settings(DEFAULT_SETTINGS))
+        config.full_clean()
+        return SeedConfigResult(action, dry_run=True)
+    _, action = reset_config(user=user, reason=reason)
+    return SeedConfigResult(action)
+
+
+def save_profile(profile: ModelProfile, *, user: Any, reason: str) -> ModelProfile:
+    """Validate and save one (edited or new) profile as a new version."""
+    reason = require_reason(reason)
+    profile.updated_by = user
+    with transaction.atomic():
+        save_with_history(profile, user=user, reason=reason)
+        bump_on_commit()
+    return profile
+
+
+@dataclass
+class SeedProfilesResult:
+    created: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # a profile exists already: never overwritten
+    not_in_catalog: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+
+def seed_profiles(
+    profiles: Mapping[str, Profile] | None = None,
+    *,
+    user: Any = None,
+    reason: str = PROFILES_SEED_REASON,
+    dry_run: bool = False,
+) -> SeedProfilesResult:
+    """Create a profile for every catalog model of ``profiles`` that has none, in one transaction."""
+    reason = require_reason(reason)
+    profiles = default_profiles() if profiles is None else profiles
+    result = SeedProfilesResult(dry_run=dry_run)
+    ids = sorted(profiles)
+    in_catalog = set(AIModel.objects.filter(model_id__in=ids).values_list("model_id", flat=True))
+    existing = set(ModelProfile.objects.filter(model_id__in=ids).values_list("model_id", flat=True))
+    result.not_in_catalog = [model_id for model_id in ids if model_id not in in_catalog]
+    result.skipped = [model_id for model_id in ids if model_id in existing]
+    to_create = [model_id for model_id in ids if model_id in in_catalog and model_id not in existing]
+    if dry_run:
+        result.created = to_create
+        return result
+    with transaction.atomic():
+        for model_id in to_create:
+            row = ModelProfile(
+                model_id=model_id, updated_by=user, **field_values_from_profile(profiles[model_id])
+            )
+            save_with_history(row, user=user, reason=reason)
+            result.created.append(model_id)
+        if result.created:
+            bump_on_commit()
+    return result
+
+
+def log_decision(decision: Decision) -> DecisionLog:
+    """Store a decision for analytics: its dict, the message's length and hash, never the text."""
+    with transaction.atomic():  # a savepoint: a failed insert must not break the caller's transaction
+        return DecisionLog.objects.create(
+            model_id=decision.model_id,
+            tier=decision.tier or "",
+            sticky=decision.sticky,
+            fallback=decision.is_fallback,
+            primary_category=decision.classification.primary,
+            complexity=decision.classification.complexity,
+            high_stakes=decision.classification.high_stakes,
+            classifier=decision.classifier,
+            source=decision.source,
+            message_length=decision.message_length,
+            message_sha256=decision.message_sha256,
+            decision=decision.to_dict(),
+        )
