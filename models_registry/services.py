@@ -8,17 +8,23 @@ these instead of saving models themselves.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from .catalog_version import bump_on_commit
-from .conversions import field_values_from_config
-from .models import AIModel, Provider
-from .types import ModelConfig
+from .conversions import config_from_model, field_values_from_config
+from .history import AUDIT_FIELDS, FieldChange, Version, version_of, versions_of
+from .imports import ENTRY_KEY_FOR_FIELD, NEW, UPDATE, ImportPlan, RowError, plan_import
+from .models import AIModel, ModelStatus, Provider
+from .types import ModelConfig, format_money
 
 SEED_REASON = "Initial seed from static catalog"
 
@@ -40,35 +46,227 @@ def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:
 
 
 def create_provider(*, slug: str, name: str, user: Any, reason: str) -> Provider:
-    provider = Provider(slug=slug, name=name)
+    return save_new_provider(Provider(slug=slug, name=name), user=user, reason=reason)
+
+
+def save_new_provider(provider: Provider, *, user: Any, reason: str) -> Provider:
+    """Save an unsaved ``provider`` (built by a form, say) as its version 1."""
+    reason = require_reason(reason)
     with transaction.atomic():
-        save_with_history(provider, user=user, reason=require_reason(reason))
+        save_with_history(provider, user=user, reason=reason)
+        bump_on_commit()
+    return provider
+
+
+def update_provider(provider: Provider, *, user: Any, reason: str, changes: Mapping[str, Any]) -> Provider:
+    """Apply ``changes`` (field → new value) to ``provider`` as one new version."""
+    reason = require_reason(reason)
+    for name, value in changes.items():
+        setattr(provider, name, value)
+    with transaction.atomic():
+        save_with_history(provider, user=user, reason=reason)
         bump_on_commit()
     return provider
 
 
 def create_model(*, provider: Provider, user: Any, reason: str, **values: Any) -> AIModel:
     """Create one model. ``values`` are ``AIModel`` field values."""
+    return save_new_model(AIModel(provider=provider, **values), user=user, reason=reason)
+
+
+def save_new_model(model: AIModel, *, user: Any, reason: str) -> AIModel:
+    """Save an unsaved ``model`` built elsewhere (e.g. by the admin's form) as its version 1."""
     reason = require_reason(reason)
-    model = AIModel(provider=provider, created_by=user, updated_by=user, **values)
+    if model.pk is not None:
+        raise ValueError(f"{model} is already saved; use update_model()")
+    model.created_by = model.updated_by = user
     with transaction.atomic():
         save_with_history(model, user=user, reason=reason)
         bump_on_commit()
     return model
 
 
-def update_model(model: AIModel, *, user: Any, reason: str, changes: Mapping[str, Any]) -> AIModel:
-    """Apply ``changes`` (field → new value) to ``model`` as one new version."""
+def version_number(instance: models.Model) -> int:
+    """How many versions ``instance`` has: the number of its latest version (see ``history.versions_of``)."""
+    return instance.history.count()
+
+
+def describe_value(value: Any) -> str:
+    """A field value as people read it in messages and diffs (exact prices, compact JSON)."""
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, Decimal):
+        return format_money(value) or "0"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=isinstance(value, dict))
+    return str(value)
+
+
+class EditConflict(ValidationError):
+    """The object changed after the editor opened it; saving would silently undo those changes."""
+
+    def __init__(self, instance: models.Model, seen_version: int, versions: list[Version]) -> None:
+        self.instance = instance
+        self.seen_version = seen_version
+        self.versions = versions
+        lines = [
+            f"{instance} was changed after you opened it (you edited version {seen_version}, "
+            f"it is now at version {versions[-1].number if versions else seen_version}). "
+            "Nothing was saved. Reload the page to edit the current version."
+        ]
+        for version in versions:
+            changed = "; ".join(
+                f"{change.field}: {describe_value(change.old)} → {describe_value(change.new)}"
+                for change in version.changes
+            )
+            lines.append(
+                f"Version {version.number} by {version.changed_by} at {version.at:%Y-%m-%d %H:%M:%S} UTC "
+                f"({version.reason or 'no reason'}): {changed or 'no field changed'}"
+            )
+        super().__init__(lines)
+
+
+def check_not_stale(instance: models.Model, expected_version: int | None) -> None:
+    """Raise :class:`EditConflict` if ``instance`` has versions newer than ``expected_version``."""
+    if expected_version is None:
+        return
+    if version_number(instance) != expected_version:
+        newer = [version for version in versions_of(instance) if version.number > expected_version]
+        raise EditConflict(instance, expected_version, newer)
+
+
+def update_model(
+    model: AIModel,
+    *,
+    user: Any,
+    reason: str,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> AIModel:
+    """Apply ``changes`` (field → new value) to ``model`` as one new version.
+
+    With ``expected_version`` (the version the editor saw), refuse with
+    :class:`EditConflict` if someone saved a newer version meanwhile.
+    """
     reason = require_reason(reason)
     if "model_id" in changes and changes["model_id"] != model.model_id:
         raise ValidationError({"model_id": "The model id cannot be changed after creation."})
-    for name, value in changes.items():
-        setattr(model, name, value)
-    model.updated_by = user
     with transaction.atomic():
+        if expected_version is not None:
+            # Lock the row so two editors that both saw version N cannot both save N+1.
+            list(AIModel.objects.select_for_update().filter(pk=model.pk).values_list("pk", flat=True))
+            check_not_stale(model, expected_version)
+        for name, value in changes.items():
+            setattr(model, name, value)
+        model.updated_by = user
         save_with_history(model, user=user, reason=reason)
         bump_on_commit()
     return model
+
+
+def duplicate_model(
+    source: AIModel, *, new_model_id: str, new_name: str, user: Any, reason: str = ""
+) -> AIModel:
+    """A copy of ``source`` under a new id and name; its history says "Duplicated from <source>"."""
+    copy = AIModel(**{name: getattr(source, name) for name in _COPIED_FIELDS})
+    copy.model_id = (new_model_id or "").strip()
+    copy.name = (new_name or "").strip()
+    note = (reason or "").strip()
+    return save_new_model(
+        copy, user=user, reason=f"Duplicated from {source.model_id}" + (f": {note}" if note else "")
+    )
+
+
+def deprecate_models(models_to_change: Iterable[AIModel], *, user: Any, reason: str) -> list[AIModel]:
+    """Mark models deprecated (nobody can select them any more). Returns those that were not already."""
+    return _set_status(models_to_change, ModelStatus.DEPRECATED, user=user, reason=reason)
+
+
+def reactivate_models(
+    models_to_change: Iterable[AIModel], *, user: Any, reason: str, status: str = ModelStatus.ACTIVE
+) -> list[AIModel]:
+    """Make deprecated models selectable again as ``status`` (active or beta). Returns those changed."""
+    if status == ModelStatus.DEPRECATED or status not in ModelStatus.values:
+        raise ValidationError({"status": "Reactivate as active or beta."})
+    deprecated = [model for model in models_to_change if model.status == ModelStatus.DEPRECATED]
+    return _set_status(deprecated, status, user=user, reason=reason)
+
+
+def _set_status(models_to_change: Iterable[AIModel], status: str, *, user: Any, reason: str) -> list[AIModel]:
+    reason = require_reason(reason)
+    changed = []
+    with transaction.atomic():
+        for model in models_to_change:
+            if model.status == status:
+                continue
+            model.status = status
+            model.updated_by = user
+            save_with_history(model, user=user, reason=reason)
+            changed.append(model)
+        if changed:
+            bump_on_commit()
+    return changed
+
+
+def _revertible_fields() -> list[models.Field]:
+    skipped = {"model_id", *AUDIT_FIELDS}
+    return [f for f in AIModel._meta.concrete_fields if not f.primary_key and f.name not in skipped]
+
+
+def revert_changes(model: AIModel, to_version: int) -> tuple[FieldChange, ...]:
+    """What reverting ``model`` to ``to_version`` would change: current value → that version's value."""
+    record = version_of(model, to_version).record
+    changes = []
+    for f in _revertible_fields():
+        current, target = getattr(model, f.attname), getattr(record, f.attname)
+        if current != target:
+            changes.append(FieldChange(f.name, current, target))
+    provider_ids = {c.old for c in changes if c.field == "provider"} | {
+        c.new for c in changes if c.field == "provider"
+    }
+    if provider_ids:
+        names = {p.pk: str(p) for p in Provider.objects.filter(pk__in=provider_ids)}
+        changes = [
+            FieldChange(c.field, names.get(c.old, c.old), names.get(c.new, c.new))
+            if c.field == "provider"
+            else c
+            for c in changes
+        ]
+    return tuple(changes)
+
+
+def revert_model(
+    model: AIModel,
+    *,
+    to_version: int,
+    user: Any,
+    reason: str,
+    expected_version: int | None = None,
+) -> AIModel:
+    """Restore ``model``'s fields as of ``to_version``, as a new version "Reverted to vN: <reason>".
+
+    History is never rewritten; the restored values are validated like any
+    edit. Raises ``LookupError`` for an unknown version and
+    ``ValidationError`` if the version equals the current one.
+    """
+    reason = require_reason(reason)
+    record = version_of(model, to_version).record
+    changes = {
+        f.attname: getattr(record, f.attname)
+        for f in _revertible_fields()
+        if getattr(model, f.attname) != getattr(record, f.attname)
+    }
+    if not changes:
+        raise ValidationError(f"Version {to_version} is the same as the current version: nothing to revert.")
+    return update_model(
+        model,
+        user=user,
+        reason=f"Reverted to v{to_version}: {reason}",
+        changes=changes,
+        expected_version=expected_version,
+    )
 
 
 @dataclass
@@ -143,3 +341,165 @@ def seed_models(
         elif result.created:
             bump_on_commit()
     return result
+
+
+_COPIED_FIELDS = tuple(
+    f.name
+    for f in AIModel._meta.concrete_fields
+    if not f.primary_key and f.name not in {"model_id", "name", *AUDIT_FIELDS}
+)
+
+
+# --- JSON import -------------------------------------------------------------
+
+IMPORT_BATCH_SIZE = 500
+
+
+class ImportRejected(ValidationError):
+    """An import that would not apply cleanly; nothing was written. ``plan.errors`` says why, row by row."""
+
+    def __init__(self, plan: ImportPlan, message: str | None = None) -> None:
+        self.plan = plan
+        super().__init__([message] if message else [str(error) for error in plan.errors])
+
+
+@dataclass
+class ImportOutcome:
+    plan: ImportPlan
+    dry_run: bool
+    saved: dict[str, AIModel] = field(default_factory=dict)  # model id → created or updated row
+
+    @property
+    def created(self) -> int:
+        return self.plan.count(NEW)
+
+    @property
+    def updated(self) -> int:
+        return self.plan.count(UPDATE)
+
+
+def import_default_reason(file_name: str | None) -> str:
+    return f"Imported from {file_name}" if file_name else "Imported from a JSON file"
+
+
+def import_models(
+    entries: list[Any],
+    *,
+    user: Any,
+    reason: str,
+    dry_run: bool = False,
+    expected_digest: str | None = None,
+) -> ImportOutcome:
+    """Merge ``entries`` (import-file objects, see :mod:`models_registry.imports`) into the catalog.
+
+    New ids are created, existing ones updated, nothing is deleted. Every row
+    is validated (file shape and database rules) before anything is written;
+    if any row fails, :class:`ImportRejected` lists them all and nothing is
+    written. Otherwise everything is written in one transaction: each created
+    or updated model gets one history row with ``user`` and ``reason``;
+    unchanged rows get none. ``dry_run`` validates and plans only.
+    ``expected_digest`` (from a preview) refuses the import if what it would do
+    has changed since.
+    """
+    reason = require_reason(reason)
+    with transaction.atomic():
+        ids = [
+            entry["id"]
+            for entry in entries
+            if isinstance(entry, Mapping) and isinstance(entry.get("id"), str)
+        ]
+        existing_rows = AIModel.objects.select_related("provider").filter(model_id__in=ids)
+        if not dry_run:
+            # Nobody may change these rows between our plan and our write.
+            existing_rows = existing_rows.select_for_update(of=("self",))
+        existing = {row.model_id: row for row in existing_rows}
+        providers = {provider.slug: provider for provider in Provider.objects.all()}
+        plan = plan_import(
+            entries,
+            current={model_id: config_from_model(row) for model_id, row in existing.items()},
+            provider_slugs=providers,
+        )
+        instances = _import_instances(plan, existing, providers, user)
+        plan = plan.with_errors(_database_errors(plan, instances))
+        if not plan.ok:
+            raise ImportRejected(plan)
+        if expected_digest is not None and expected_digest != plan.digest:
+            raise ImportRejected(
+                plan,
+                "The catalog changed since the preview, so the import would now do something else. "
+                "Nothing was imported: upload the file again to review the new preview.",
+            )
+        outcome = ImportOutcome(plan=plan, dry_run=dry_run)
+        if dry_run:
+            return outcome
+
+        new = [instances[row.model_id] for row in plan.rows if row.action == NEW]
+        updated = [instances[row.model_id] for row in plan.rows if row.action == UPDATE]
+        for instance in (*new, *updated):
+            instance._history_user = user
+            instance._change_reason = reason
+        if new:
+            new = bulk_create_with_history(
+                new, AIModel, batch_size=IMPORT_BATCH_SIZE, default_user=user, default_change_reason=reason
+            )
+        if updated:
+            changed_fields = sorted(
+                {change.field for row in plan.rows if row.action == UPDATE for change in row.changes}
+            )
+            bulk_update_with_history(
+                updated,
+                AIModel,
+                fields=[*changed_fields, "updated_at", "updated_by"],
+                batch_size=IMPORT_BATCH_SIZE,
+                default_user=user,
+                default_change_reason=reason,
+            )
+        outcome.saved = {instance.model_id: instance for instance in (*new, *updated)}
+        if outcome.saved:
+            bump_on_commit()
+    return outcome
+
+
+def _import_instances(
+    plan: ImportPlan, existing: Mapping[str, AIModel], providers: Mapping[str, Provider], user: Any
+) -> dict[str, AIModel]:
+    """Unsaved model objects holding each new or updated row's values."""
+    now = timezone.now()
+    instances = {}
+    for row in plan.rows:
+        if row.action not in (NEW, UPDATE):
+            continue
+        values = dict(row.values)
+        provider = providers[values.pop("provider")]
+        if row.action == NEW:
+            instance = AIModel(provider=provider, created_by=user, updated_by=user, **values)
+        else:
+            instance = existing[row.model_id]
+            for change in row.changes:
+                setattr(instance, change.field, provider if change.field == "provider" else change.new)
+            # Bulk updates skip save(), so auto_now does not fire.
+            instance.updated_at = now
+            instance.updated_by = user
+        instances[row.model_id] = instance
+    return instances
+
+
+def _database_errors(plan: ImportPlan, instances: Mapping[str, AIModel]) -> list[RowError]:
+    """Rules only the model knows (lengths, choices, validators, ``clean()``), per row and field."""
+    errors = []
+    for row in plan.rows:
+        instance = instances.get(row.model_id)
+        if instance is None:
+            continue
+        try:
+            # Foreign keys were resolved from in-memory maps; uniqueness is
+            # settled by the plan (one row per id, existing ids are updates);
+            # the check constraints repeat the field validators. Skipping
+            # those keeps validation free of per-row queries.
+            instance.clean_fields(exclude=["provider", "created_by", "updated_by"])
+            instance.clean()
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                key = ENTRY_KEY_FOR_FIELD.get(name, name)
+                errors.extend(RowError(row.number, row.model_id, key, message) for message in messages)
+    return errors

@@ -1,24 +1,629 @@
-"""Minimal admin registration: browse the catalog and its history.
+"""The catalog admin: AI models and providers.
 
-The full admin (reasons on save, revert, import/export) builds on this.
+Thin on purpose: every write calls :mod:`models_registry.services` with the
+acting user and a reason (add/change, revert, duplicate, deprecate,
+reactivate, JSON import). Nobody deletes from here; models are deprecated.
+
+Roles (see :mod:`models_registry.roles`): viewers get read-only pages, no
+actions, no import/export and no revert; editors get everything but delete.
 """
 
-from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+from __future__ import annotations
 
-from ..models import AIModel, Provider
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from import_export.admin import ImportExportMixin
+from import_export.tmp_storages import CacheStorage
+
+from .. import services
+from ..forms import (
+    AIModelForm,
+    CatalogConfirmImportForm,
+    CatalogImportForm,
+    DuplicateForm,
+    ProviderForm,
+    ReactivateForm,
+    ReasonForm,
+    RevertForm,
+)
+from ..history import CREATED, versions_of
+from ..imports import ImportFileError
+from ..models import CAPABILITY_FIELDS, AIModel, Provider
+from ..resources import AIModelResource, CatalogJSON
+from ..types import format_money
+
+HISTORY_TEMPLATE = "admin/models_registry/aimodel/object_history.html"
+
+# Short labels for the capability tags of the model list.
+CAPABILITY_TAGS = {
+    "vision": "vision",
+    "function-calling": "tools",
+    "thinking": "think",
+    "extended-thinking": "ext-think",
+    "image-generation": "img-gen",
+}
+
+
+def error_lines(error: ValidationError) -> list[str]:
+    """A ValidationError as readable lines, field names included."""
+    if hasattr(error, "error_dict"):
+        return [
+            message if name == "__all__" else f"{name}: {message}"
+            for name, field_messages in error.message_dict.items()
+            for message in field_messages
+        ]
+    return list(error.messages)
+
+
+def _field_label(model: type, name: str) -> str:
+    try:
+        return str(model._meta.get_field(name).verbose_name)
+    except Exception:  # a name that is not a field (should not happen): show it as is
+        return name
+
+
+def version_rows(instance: Any, *, revert_url_name: str | None) -> list[dict[str, Any]]:
+    """Every version of ``instance``, newest first, with display-ready field changes."""
+    versions = versions_of(instance)
+    provider_ids = {
+        change.new
+        for version in versions
+        if version.change_type == CREATED
+        for change in version.changes
+        if change.field == "provider"
+    }
+    # Version 1 lists raw column values; show providers by name like the later diffs do.
+    provider_names = (
+        {p.pk: str(p) for p in Provider.objects.filter(pk__in=provider_ids)} if provider_ids else {}
+    )
+    model = type(instance)
+    rows = []
+    for version in reversed(versions):
+        changes = []
+        for change in version.changes:
+            new = provider_names.get(change.new, change.new) if change.field == "provider" else change.new
+            changes.append(
+                {
+                    "field": change.field,
+                    "label": _field_label(model, change.field),
+                    "old": services.describe_value(change.old),
+                    "new": services.describe_value(new),
+                }
+            )
+        is_latest = version.number == len(versions)
+        rows.append(
+            {
+                "number": version.number,
+                "change_type": version.change_type,
+                "changed_by": version.changed_by,
+                "reason": version.reason,
+                "at": version.at,
+                "changes": changes,
+                "is_latest": is_latest,
+                "revert_url": (
+                    reverse(revert_url_name, args=[instance.pk, version.number])
+                    if revert_url_name and not is_latest
+                    else None
+                ),
+            }
+        )
+    return rows
+
+
+class ReasonRequiredAdmin(admin.ModelAdmin):
+    """Shared behaviour: no deletes, a history page built from ``versions_of``."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # deprecate instead: ids stay resolvable for old conversations
+
+    def can_save(self, request: HttpRequest, obj: Any) -> bool:
+        return (
+            self.has_change_permission(request, obj) if obj is not None else self.has_add_permission(request)
+        )
+
+    def revert_url_name(self, request: HttpRequest, obj: Any) -> str | None:
+        return None
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"History of {obj}",
+            "subtitle": None,
+            "module_name": str(self.opts.verbose_name_plural).capitalize(),
+            "object": obj,
+            "opts": self.opts,
+            "versions": version_rows(obj, revert_url_name=self.revert_url_name(request, obj)),
+            **(extra_context or {}),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, HISTORY_TEMPLATE, context)
 
 
 @admin.register(Provider)
-class ProviderAdmin(SimpleHistoryAdmin):
-    list_display = ("slug", "name")
+class ProviderAdmin(ReasonRequiredAdmin):
+    form = ProviderForm
+    list_display = ("slug", "name", "updated_at")
     search_fields = ("slug", "name")
+
+    def get_fields(self, request: HttpRequest, obj: Provider | None = None) -> list[str]:
+        return ["slug", "name", "reason"] if self.can_save(request, obj) else ["slug", "name"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Provider | None = None) -> tuple[str, ...]:
+        # Model ids and import files name providers by slug: it is fixed once created.
+        return ("slug",) if obj is not None else ()
+
+    def save_model(self, request: HttpRequest, obj: Provider, form: ProviderForm, change: bool) -> None:
+        reason = form.cleaned_data["reason"]
+        if change:
+            changes = {name: form.cleaned_data[name] for name in form.changed_data if name != "reason"}
+            services.update_provider(obj, user=request.user, reason=reason, changes=changes)
+        else:
+            services.save_new_provider(obj, user=request.user, reason=reason)
 
 
 @admin.register(AIModel)
-class AIModelAdmin(SimpleHistoryAdmin):
-    list_display = ("model_id", "name", "provider", "status", "input_price", "output_price", "context_window")
-    list_filter = ("provider", "status")
-    search_fields = ("model_id", "name", "provider__slug", "description")
-    list_select_related = ("provider",)
-    readonly_fields = ("created_at", "updated_at", "created_by", "updated_by")
+class AIModelAdmin(ImportExportMixin, ReasonRequiredAdmin):
+    form = AIModelForm
+    change_list_template = "admin/models_registry/aimodel/change_list.html"
+    save_on_top = False
+
+    # --- model list ---
+    list_display = (
+        "model_id",
+        "name",
+        "provider",
+        "status_badge",
+        "input_price_per_1m",
+        "output_price_per_1m",
+        "context",
+        "capability_tags",
+        "last_change",
+    )
+    list_select_related = ("provider", "updated_by")
+    list_filter = (
+        "provider",
+        "status",
+        *CAPABILITY_FIELDS,
+        "is_pro",
+        "is_internal_only",
+        "is_experimental",
+        "gateway",
+    )
+    search_fields = ("model_id", "name", "provider__slug", "provider__name", "description")
+    list_per_page = 100
+    actions = ("duplicate_selected", "deprecate_selected", "reactivate_selected", "export_selected")
+
+    # --- import / export (django-import-export) ---
+    resource_classes = [AIModelResource]
+    formats = [CatalogJSON]
+    import_form_class = CatalogImportForm
+    confirm_form_class = CatalogConfirmImportForm
+    import_template_name = "admin/models_registry/aimodel/import.html"
+    # The upload waits between preview and confirm in the shared cache (Redis
+    # when REDIS_URL is set), so the confirm POST may land on any worker or
+    # host; the local temp folder (the default) is per machine.
+    tmp_storage_class = CacheStorage
+    # One format and one resource: "Export" downloads the (filtered) list at once.
+    skip_export_form = True
+
+    # --- change form ---
+    fieldsets = (
+        ("Identity", {"fields": ("model_id", "provider", "name", "description", "context_window")}),
+        (
+            "Pricing (USD per 1M tokens)",
+            {"fields": ("input_price", "output_price", "cached_input_price", "reasoning_price")},
+        ),
+        ("Capabilities", {"fields": tuple(CAPABILITY_FIELDS)}),
+        ("Reasoning", {"fields": ("reasoning_config",)}),
+        ("Routing", {"fields": ("gateway", "host_order", "actual_model_id", "is_local")}),
+        (
+            "Display",
+            {
+                "fields": (
+                    "knowledge_cutoff",
+                    "speed_tier",
+                    "user_friendly_description",
+                    "best_for",
+                    "benchmarks",
+                )
+            },
+        ),
+        ("Access", {"fields": ("is_pro", "is_internal_only", "is_experimental")}),
+        ("Status", {"fields": ("status",)}),
+    )
+    audit_fieldset = (
+        "Audit",
+        {"classes": ("collapse",), "fields": ("created_at", "created_by", "updated_at", "updated_by")},
+    )
+    reason_fieldset = ("Reason for change", {"fields": ("reason", "seen_version")})
+
+    def get_fieldsets(self, request: HttpRequest, obj: AIModel | None = None) -> list:
+        fieldsets = list(self.fieldsets)
+        if obj is not None:
+            fieldsets.append(self.audit_fieldset)
+        if self.can_save(request, obj):
+            fieldsets.append(self.reason_fieldset)
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: AIModel | None = None) -> tuple[str, ...]:
+        audit = ("created_at", "created_by", "updated_at", "updated_by")
+        return ("model_id", *audit) if obj is not None else audit
+
+    # --- list columns ---
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: AIModel) -> str:
+        return format_html(
+            '<span class="status-badge status-{}">{}</span>', obj.status, obj.get_status_display()
+        )
+
+    @admin.display(description="input $/1M", ordering="input_price")
+    def input_price_per_1m(self, obj: AIModel) -> str:
+        return format_money(obj.input_price)
+
+    @admin.display(description="output $/1M", ordering="output_price")
+    def output_price_per_1m(self, obj: AIModel) -> str:
+        return format_money(obj.output_price)
+
+    @admin.display(description="context", ordering="context_window")
+    def context(self, obj: AIModel) -> str:
+        tokens = obj.context_window
+        if tokens >= 1_000_000 and tokens % 100_000 == 0:
+            return f"{tokens / 1_000_000:g}M"
+        if tokens >= 1_000 and tokens % 1_000 == 0:
+            return f"{tokens // 1_000}K"
+        return f"{tokens:,}"
+
+    @admin.display(description="capabilities")
+    def capability_tags(self, obj: AIModel) -> str:
+        capabilities = [cap for cap in CAPABILITY_FIELDS.values() if cap in obj.capabilities]
+        return format_html_join(
+            "",
+            '<span class="cap-tag" title="{}">{}</span>',
+            ((cap, CAPABILITY_TAGS[cap]) for cap in capabilities),
+        )
+
+    @admin.display(description="last change", ordering="updated_at")
+    def last_change(self, obj: AIModel) -> str:
+        who = obj.updated_by.get_username() if obj.updated_by is not None else "system"
+        when = timezone.localtime(obj.updated_at).strftime("%Y-%m-%d %H:%M")
+        return format_html('{}<br><span class="quiet">by {}</span>', when, who)
+
+    # --- saving through services ---
+    def save_model(self, request: HttpRequest, obj: AIModel, form: AIModelForm, change: bool) -> None:
+        reason = form.cleaned_data["reason"]
+        if change:
+            services.update_model(
+                obj,
+                user=request.user,
+                reason=reason,
+                changes=form.model_changes,
+                expected_version=form.cleaned_data["seen_version"],
+            )
+        else:
+            services.save_new_model(obj, user=request.user, reason=reason)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.EditConflict as conflict:
+            # Someone saved between our form check and our write (the row
+            # lock caught it); the transaction rolled back.
+            for line in conflict.messages:
+                messages.error(request, line)
+            return HttpResponseRedirect(request.path)
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> HttpResponse:
+        if obj is not None and obj.pk is not None:
+            latest = (
+                obj.history.select_related("history_user").order_by("-history_date", "-history_id").first()
+            )
+            if latest is not None:
+                context["version_line"] = {
+                    "number": services.version_number(obj),
+                    "changed_by": latest.history_user.get_username() if latest.history_user else "system",
+                    "at": latest.history_date,
+                    "reason": latest.history_change_reason or "",
+                }
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- history and revert ---
+    def get_urls(self) -> list:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/history/<int:number>/revert/",
+                self.admin_site.admin_view(self.revert_view),
+                name=f"{info[0]}_{info[1]}_revert",
+            ),
+            *super().get_urls(),
+        ]
+
+    def revert_url_name(self, request: HttpRequest, obj: Any) -> str | None:
+        if not self.has_change_permission(request, obj):
+            return None
+        return f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_revert"
+
+    def revert_view(self, request: HttpRequest, object_id: str, number: int) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        current = services.version_number(obj)
+        if not 1 <= number <= current:
+            raise Http404(f"{obj} has no version {number}")
+        changes = [
+            {
+                "label": _field_label(AIModel, change.field),
+                "current": services.describe_value(change.old),
+                "target": services.describe_value(change.new),
+            }
+            for change in services.revert_changes(obj, number)
+        ]
+        history_url = reverse(f"{self.admin_site.name}:models_registry_aimodel_history", args=[obj.pk])
+        form = RevertForm(request.POST or None, initial={"seen_version": current})
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.revert_model(
+                    obj,
+                    to_version=number,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    expected_version=form.cleaned_data["seen_version"],
+                )
+            except ValidationError as error:  # EditConflict, nothing to revert, or invalid old values
+                form.add_error(None, error_lines(error))
+            else:
+                self.log_change(request, obj, f"Reverted to version {number}")
+                messages.success(request, f"{obj} reverted to version {number} as version {current + 1}.")
+                return HttpResponseRedirect(history_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Revert {obj} to version {number}?",
+            "opts": self.opts,
+            "object": obj,
+            "number": number,
+            "current": current,
+            "changes": changes,
+            "form": form,
+            "history_url": history_url,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/models_registry/aimodel/revert_confirmation.html", context)
+
+    # --- actions ---
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        action = request.POST.get("action") if request.method == "POST" else None
+        if action and action not in self.get_actions(request):
+            # Django would quietly redisplay the list; say "forbidden" instead.
+            raise PermissionDenied
+        return super().changelist_view(request, extra_context)
+
+    def _action_page(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        *,
+        action: str,
+        form: Any,
+        title: str,
+        intro: str,
+        button: str,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "intro": intro,
+            "button": button,
+            "opts": self.opts,
+            "objects": list(queryset.select_related("provider")),
+            "form": form,
+            "action": action,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/models_registry/aimodel/action_confirmation.html", context)
+
+    @staticmethod
+    def _submitted(request: HttpRequest) -> dict | None:
+        # The confirmation page posts back to the list with "apply" set.
+        return request.POST if "apply" in request.POST else None
+
+    @admin.action(description="Deprecate selected models…", permissions=["change"])
+    def deprecate_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = ReasonForm(self._submitted(request))
+        if form.is_bound and form.is_valid():
+            changed = services.deprecate_models(
+                list(queryset), user=request.user, reason=form.cleaned_data["reason"]
+            )
+            for model in changed:
+                self.log_change(request, model, "Deprecated")
+            skipped = queryset.count() - len(changed)
+            messages.success(
+                request,
+                f"Deprecated {len(changed)} model(s)" + (f"; {skipped} already were." if skipped else "."),
+            )
+            return None
+        return self._action_page(
+            request,
+            queryset,
+            action="deprecate_selected",
+            form=form,
+            title="Deprecate models",
+            intro="Deprecated models disappear from the model picker and the router. Their ids keep working "
+            "for old conversations, and you can reactivate them later.",
+            button="Deprecate",
+        )
+
+    @admin.action(description="Reactivate selected models…", permissions=["change"])
+    def reactivate_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        form = ReactivateForm(self._submitted(request))
+        if form.is_bound and form.is_valid():
+            changed = services.reactivate_models(
+                list(queryset),
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                status=form.cleaned_data["status"],
+            )
+            for model in changed:
+                self.log_change(request, model, f"Reactivated as {model.status}")
+            skipped = queryset.count() - len(changed)
+            messages.success(
+                request,
+                f"Reactivated {len(changed)} model(s)"
+                + (f"; {skipped} were not deprecated." if skipped else "."),
+            )
+            return None
+        return self._action_page(
+            request,
+            queryset,
+            action="reactivate_selected",
+            form=form,
+            title="Reactivate models",
+            intro="Only deprecated models among the selection change; they become selectable again.",
+            button="Reactivate",
+        )
+
+    @admin.action(description="Duplicate selected model…", permissions=["add"])
+    def duplicate_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        if queryset.count() != 1:
+            messages.error(request, "Select exactly one model to duplicate.")
+            return None
+        source = queryset.get()
+        form = DuplicateForm(
+            self._submitted(request),
+            initial={"new_model_id": f"{source.model_id}-copy", "new_name": f"{source.name} (copy)"},
+        )
+        if form.is_bound and form.is_valid():
+            try:
+                copy = services.duplicate_model(
+                    source,
+                    new_model_id=form.cleaned_data["new_model_id"],
+                    new_name=form.cleaned_data["new_name"],
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as error:
+                renamed = {"model_id": "new_model_id", "name": "new_name"}
+                for line_field, field_messages in getattr(
+                    error, "message_dict", {"__all__": error.messages}
+                ).items():
+                    target = renamed.get(line_field)
+                    for message in field_messages:
+                        form.add_error(target, message if target else f"{line_field}: {message}")
+            else:
+                self.log_addition(request, copy, f"Duplicated from {source.model_id}")
+                messages.success(request, f"Created {copy} as a copy of {source}.")
+                return HttpResponseRedirect(
+                    reverse(f"{self.admin_site.name}:models_registry_aimodel_change", args=[copy.pk])
+                )
+        return self._action_page(
+            request,
+            queryset,
+            action="duplicate_selected",
+            form=form,
+            title=f"Duplicate {source}",
+            intro="Copies every field except the id and the name.",
+            button="Duplicate",
+        )
+
+    @admin.action(description="Export selected models to JSON", permissions=["export"])
+    def export_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        file_format = CatalogJSON()
+        response = HttpResponse(
+            self.get_export_data(file_format, request, queryset), content_type=file_format.get_content_type()
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="{self.get_export_filename(request, queryset, file_format)}"'
+        )
+        return response
+
+    def get_export_filename(self, request: HttpRequest, queryset: QuerySet, file_format: Any) -> str:
+        return f"ai-models-{timezone.now():%Y-%m-%d}.{file_format.get_extension()}"
+
+    # --- import ---
+    def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        form = kwargs.get("form")
+        kwargs = super().get_import_data_kwargs(**kwargs)
+        cleaned = getattr(form, "cleaned_data", None) or {}
+        kwargs["reason"] = cleaned.get("reason", "")
+        kwargs["expected_digest"] = cleaned.get("plan_digest", "")
+        return kwargs
+
+    def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
+        initial = super().get_confirm_form_initial(request, import_form)
+        if import_form is not None:
+            initial["reason"] = import_form.cleaned_data.get("reason", "")
+        return initial
+
+    def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
+        if isinstance(e, ImportFileError):
+            form.add_error("import_file", str(e))
+        else:
+            super().add_data_read_fail_error_to_form(form, e)
+
+    def import_action(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        confirm_form, result = context.get("confirm_form"), context.get("result")
+        if confirm_form is not None and result is not None:
+            # The confirm step re-plans against the catalog as it is then and
+            # refuses if that plan differs from the one previewed here.
+            confirm_form.initial["plan_digest"] = result.plan_digest
+            confirm_form.initial["reason"] = result.reason
+        return response
+
+    def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().process_import(request, **kwargs)
+        except ImportFileError as error:  # e.g. the upload expired from temporary storage
+            messages.error(request, f"Nothing was imported: {error}")
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:models_registry_aimodel_import"))
+
+    def process_result(self, result: Any, request: HttpRequest) -> HttpResponse:
+        if result.has_errors() or result.has_validation_errors():
+            problems = [str(error.error) for error in result.base_errors] or [
+                str(error) for error in result.row_error_list
+            ]
+            messages.error(request, "Nothing was imported. " + " ".join(problems[:20]))
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:models_registry_aimodel_import"))
+        return super().process_result(result, request)
+
+    def add_success_message(self, result: Any, request: HttpRequest) -> None:
+        totals = result.totals
+        messages.success(
+            request,
+            f"Import finished: {totals['new']} new, {totals['update']} updated, {totals['skip']} unchanged. "
+            f"Reason recorded: “{result.reason}”.",
+        )

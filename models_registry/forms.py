@@ -1,0 +1,192 @@
+"""Forms of the catalog admin: the model form with its reason and edit-conflict
+check, the action and revert confirmation forms, and the import forms."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from import_export.forms import ConfirmImportForm, ImportForm
+
+from . import services
+from .models import CAPABILITY_FIELDS, AIModel, ModelStatus, Provider
+
+REASON_LABEL = "Reason for change"
+REASON_HELP = "Required. Stored in the history with your name, e.g. “Price drop announced 2025-06-01”."
+
+
+def reason_field(*, required: bool = True, help_text: str = REASON_HELP) -> forms.CharField:
+    return forms.CharField(
+        label=REASON_LABEL,
+        required=required,
+        help_text=help_text,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80, "class": "vLargeTextField"}),
+    )
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON field shown indented, so nested configs are readable and editable."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField"}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
+class HostOrderField(forms.Field):
+    """The ordered host list as text, one host per line, first tried first."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "cols": 40})
+
+    def __init__(self, *, encoder: Any = None, decoder: Any = None, **kwargs: Any) -> None:
+        # The model's JSONField passes its JSON codec; plain host names need none.
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, list):
+            return "\n".join(str(host) for host in value)
+        return value or ""
+
+    def to_python(self, value: Any) -> list[str]:
+        if isinstance(value, list):
+            return value
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        repeated = sorted({host for host in value if value.count(host) > 1})
+        if repeated:
+            raise ValidationError(f"Listed twice: {', '.join(repeated)}.")
+
+
+class AIModelForm(forms.ModelForm):
+    """The change form: every save needs a reason, and refuses if the model changed since it was opened."""
+
+    reason = reason_field()
+    # The version the editor saw when the form opened; compared on save.
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = AIModel
+        fields = (
+            "model_id",
+            "provider",
+            "name",
+            "description",
+            "context_window",
+            "input_price",
+            "output_price",
+            "cached_input_price",
+            "reasoning_price",
+            *CAPABILITY_FIELDS,
+            "reasoning_config",
+            "gateway",
+            "host_order",
+            "actual_model_id",
+            "is_local",
+            "knowledge_cutoff",
+            "speed_tier",
+            "user_friendly_description",
+            "best_for",
+            "benchmarks",
+            "is_pro",
+            "is_internal_only",
+            "is_experimental",
+            "status",
+        )
+        field_classes = {
+            "reasoning_config": PrettyJSONField,
+            "benchmarks": PrettyJSONField,
+            "host_order": HostOrderField,
+        }
+        help_texts = {
+            "host_order": "One host per line, in the order they are tried.",
+            "reasoning_config": "JSON object with a “type” key (see models_registry/reasoning.py), or null.",
+            "benchmarks": "JSON object, or null.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and not self.is_bound:
+            self.initial["seen_version"] = services.version_number(self.instance)
+
+    @property
+    def changed_model_fields(self) -> list[str]:
+        model_fields = {f.name for f in AIModel._meta.fields}
+        return [name for name in self.changed_data if name in model_fields]
+
+    @property
+    def model_changes(self) -> dict[str, Any]:
+        """Model fields the user changed, with their new (cleaned) values."""
+        return {name: self.cleaned_data[name] for name in self.changed_model_fields}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk is None:
+            return cleaned
+        seen = cleaned.get("seen_version")
+        if seen is None:
+            raise ValidationError("This form is missing the version it was opened at; reload the page.")
+        services.check_not_stale(self.instance, seen)
+        if not self.changed_model_fields:
+            raise ValidationError("Nothing to save: no field differs from the current version.")
+        return cleaned
+
+
+class ProviderForm(forms.ModelForm):
+    reason = reason_field()
+
+    class Meta:
+        model = Provider
+        fields = ["slug", "name"]
+
+
+class ReasonForm(forms.Form):
+    """The confirmation step of deprecate (and the base of the others): asks why."""
+
+    reason = reason_field()
+
+
+class ReactivateForm(ReasonForm):
+    status = forms.ChoiceField(
+        label="Reactivate as",
+        choices=[(ModelStatus.ACTIVE, "Active"), (ModelStatus.BETA, "Beta")],
+        initial=ModelStatus.ACTIVE,
+    )
+
+
+class DuplicateForm(forms.Form):
+    new_model_id = forms.CharField(
+        label="New model id", max_length=150, help_text="Form 'provider:model-name'; cannot change later."
+    )
+    new_name = forms.CharField(label="New name", max_length=150)
+    reason = reason_field(
+        required=False, help_text="Optional note; the history says “Duplicated from <model>” either way."
+    )
+
+
+class RevertForm(ReasonForm):
+    seen_version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class CatalogImportForm(ImportForm):
+    reason = forms.CharField(
+        label=REASON_LABEL,
+        required=False,
+        max_length=500,
+        help_text="Optional. Default: “Imported from <file name>”.",
+        widget=forms.TextInput(attrs={"size": 80}),
+    )
+    field_order = ["resource", "import_file", "format", "reason"]
+
+
+class CatalogConfirmImportForm(ConfirmImportForm):
+    reason = forms.CharField(widget=forms.HiddenInput, required=False)
+    # What the preview showed; the confirm step refuses if applying the file would now differ.
+    plan_digest = forms.CharField(widget=forms.HiddenInput, required=False)

@@ -1,0 +1,235 @@
+"""JSON import files: parsing, row validation and the import plan.
+
+Pure Python, no ORM. The file format is a JSON list of model objects in the
+shape of the static catalog's entries (``fixtures/static_catalog.json``): the
+same shape the admin exports, so exporting and re-importing changes nothing.
+
+:func:`plan_import` compares every entry with the current catalog and says,
+per row, whether it is new, an update (with its field-level diff) or
+unchanged, and lists every problem with the row number, the model id and the
+field. :func:`models_registry.services.import_models` turns a plan into
+writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .conversions import field_values_from_config
+from .history import FieldChange
+from .static_catalog import CatalogError, parse_entry
+from .types import ModelConfig, format_money
+
+NEW, UPDATE, UNCHANGED = "new", "update", "unchanged"
+
+# Model fields an import sets, in the order the admin's change form shows them.
+IMPORTED_FIELDS: tuple[str, ...] = (
+    "provider",
+    "name",
+    "description",
+    "context_window",
+    "input_price",
+    "output_price",
+    "cached_input_price",
+    "reasoning_price",
+    "supports_vision",
+    "supports_function_calling",
+    "supports_thinking",
+    "supports_extended_thinking",
+    "supports_image_generation",
+    "reasoning_config",
+    "gateway",
+    "host_order",
+    "actual_model_id",
+    "is_local",
+    "knowledge_cutoff",
+    "user_friendly_description",
+    "best_for",
+    "benchmarks",
+    "speed_tier",
+    "is_pro",
+    "is_internal_only",
+    "is_experimental",
+    "status",
+)
+
+# Where a model field lives in the file, so database-level errors name what the user wrote.
+ENTRY_KEY_FOR_FIELD: dict[str, str] = {
+    "model_id": "id",
+    "input_price": "pricing.input",
+    "output_price": "pricing.output",
+    "cached_input_price": "pricing.cached_input",
+    "reasoning_price": "pricing.reasoning",
+    "reasoning_config": "reasoning",
+    "supports_vision": "capabilities",
+    "supports_function_calling": "capabilities",
+    "supports_thinking": "capabilities",
+    "supports_extended_thinking": "capabilities",
+    "supports_image_generation": "capabilities",
+}
+
+# Keys that exports of ``ModelConfig.to_dict()`` carry but an import does not
+# apply: a provider's display name is edited on the provider, not per model.
+IGNORED_KEYS = frozenset({"provider_name"})
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (not JSON, not a list, empty)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    row: int  # 1-based position in the file's list
+    model_id: str
+    field: str  # as spelled in the file: "pricing.input", "reasoning", ...
+    message: str
+
+    def __str__(self) -> str:
+        where = f"Row {self.row}" + (f" ({self.model_id})" if self.model_id else "")
+        return f"{where}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRow:
+    number: int
+    model_id: str
+    action: str  # NEW, UPDATE or UNCHANGED
+    changes: tuple[FieldChange, ...]  # for NEW: every field with old=None
+    values: Mapping[str, Any]  # model field values; "provider" is the provider slug
+
+
+@dataclass(frozen=True, slots=True)
+class ImportPlan:
+    rows: tuple[PlannedRow, ...]
+    errors: tuple[RowError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def with_errors(self, errors: Collection[RowError]) -> ImportPlan:
+        merged = sorted({*self.errors, *errors}, key=lambda error: (error.row, error.field, error.message))
+        return ImportPlan(rows=self.rows, errors=tuple(merged))
+
+    def count(self, action: str) -> int:
+        return sum(1 for row in self.rows if row.action == action)
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of what applying the plan would do, to tell whether it changed since a preview."""
+        summary = [
+            [row.model_id, row.action, [[c.field, _plain(c.old), _plain(c.new)] for c in row.changes]]
+            for row in self.rows
+        ]
+        return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready form of a field value (prices as exact strings)."""
+    if hasattr(value, "as_tuple"):  # Decimal
+        return format_money(value)
+    return value
+
+
+def parse_import_text(text: str) -> list[Any]:
+    """The entries of an import file. Raises :class:`ImportFileError` for a file that is not a JSON list."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    if not isinstance(document, list):
+        kind = type(document).__name__
+        kind = {"dict": "an object", "str": "a string", "NoneType": "null"}.get(kind, f"a {kind}")
+        raise ImportFileError(f"The file must contain a JSON list of models, not {kind}.")
+    if not document:
+        raise ImportFileError("The file contains an empty list: there is nothing to import.")
+    return document
+
+
+def catalog_entry(config: ModelConfig) -> dict[str, Any]:
+    """One model in the import/export file shape (the static catalog's entry shape)."""
+    entry = config.to_dict()
+    for key in IGNORED_KEYS:
+        entry.pop(key, None)
+    return entry
+
+
+def model_field_values(config: ModelConfig) -> dict[str, Any]:
+    """The ``AIModel`` field values a config stands for, ``provider`` as its slug."""
+    return {"provider": config.provider, **field_values_from_config(config)}
+
+
+def _merged_entry(current: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    # An update only needs the keys it changes: absent keys keep their current
+    # values, and "pricing" merges price by price.
+    merged = {**current, **entry}
+    if isinstance(current.get("pricing"), Mapping) and isinstance(entry.get("pricing"), Mapping):
+        merged["pricing"] = {**current["pricing"], **entry["pricing"]}
+    return merged
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    return tuple(
+        FieldChange(name, old[name], new[name]) for name in IMPORTED_FIELDS if old[name] != new[name]
+    )
+
+
+def plan_import(
+    entries: list[Any],
+    *,
+    current: Mapping[str, ModelConfig],
+    provider_slugs: Collection[str],
+) -> ImportPlan:
+    """Compare ``entries`` with the ``current`` catalog (model id → config).
+
+    Merge semantics: existing ids are updated, new ids created, ids absent from
+    the file are left alone (never deleted). Every problem found is reported;
+    the plan is only applicable when it has none.
+    """
+    known_providers = {slug: slug for slug in provider_slugs}
+    rows: list[PlannedRow] = []
+    errors: list[RowError] = []
+    first_row_of: dict[str, int] = {}
+
+    for number, entry in enumerate(entries, start=1):
+        if not isinstance(entry, Mapping):
+            errors.append(RowError(number, "", "entry", "must be a JSON object"))
+            continue
+        entry = {key: value for key, value in entry.items() if key not in IGNORED_KEYS}
+        model_id = entry.get("id") if isinstance(entry.get("id"), str) else ""
+        if model_id and model_id in first_row_of:
+            errors.append(
+                RowError(
+                    number,
+                    model_id,
+                    "id",
+                    f"appears twice in the file (rows {first_row_of[model_id]} and {number})",
+                )
+            )
+            continue
+        if model_id:
+            first_row_of[model_id] = number
+
+        existing = current.get(model_id) if model_id else None
+        candidate = _merged_entry(catalog_entry(existing), entry) if existing else entry
+        try:
+            config = parse_entry(candidate, known_providers)
+        except CatalogError as exc:
+            errors.append(RowError(number, exc.model_id or model_id, exc.field, exc.message))
+            continue
+
+        values = model_field_values(config)
+        if existing is None:
+            changes = tuple(FieldChange(name, None, values[name]) for name in IMPORTED_FIELDS)
+            rows.append(PlannedRow(number, config.id, NEW, changes, values))
+        else:
+            changes = _diff(model_field_values(existing), values)
+            rows.append(PlannedRow(number, config.id, UPDATE if changes else UNCHANGED, changes, values))
+
+    return ImportPlan(rows=tuple(rows), errors=tuple(errors))

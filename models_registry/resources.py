@@ -1,0 +1,220 @@
+"""django-import-export glue for the catalog's JSON files.
+
+The file is a JSON list of nested model objects (prices under ``pricing``,
+capabilities as a list), not a table, so the stock row-by-row machinery does
+not fit. Instead:
+
+- :class:`CatalogJSON` is a format whose dataset has one column, ``entry``,
+  holding each object as parsed; a file that is not a JSON list is refused
+  with a readable message before any row is looked at.
+- :class:`AIModelResource` exports rows in that shape and imports by handing
+  the whole list to :func:`models_registry.services.import_models`, which
+  validates every row, writes all or nothing in one transaction and records
+  history. Its result is translated into import-export's ``Result`` so the
+  admin's preview / confirm flow, permissions and temp storage work as usual.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import tablib
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from import_export import resources
+from import_export.fields import Field
+from import_export.formats.base_formats import Format
+from import_export.results import Error, Result, RowResult
+
+from . import services
+from .conversions import config_from_model
+from .imports import NEW, UNCHANGED, UPDATE, ImportFileError, ImportPlan, catalog_entry, parse_import_text
+from .models import AIModel
+
+ENTRY_COLUMN = "entry"
+# Top-level keys of one model object, listed on the import page.
+FILE_KEYS = (
+    "id",
+    "provider",
+    "name",
+    "description",
+    "context_window",
+    "actual_model_id",
+    "is_local",
+    "pricing",
+    "capabilities",
+    "reasoning",
+    "gateway",
+    "host_order",
+    "knowledge_cutoff",
+    "user_friendly_description",
+    "best_for",
+    "benchmarks",
+    "speed_tier",
+    "is_pro",
+    "is_internal_only",
+    "is_experimental",
+    "status",
+)
+
+
+class CatalogJSON(Format):
+    """A JSON list of model objects, read and written whole."""
+
+    def __init__(self, encoding: str | None = None) -> None:
+        self.encoding = encoding
+
+    def get_title(self) -> str:
+        return "json"
+
+    def create_dataset(self, in_stream: str | bytes) -> tablib.Dataset:
+        if isinstance(in_stream, bytes):
+            try:
+                in_stream = in_stream.decode(self.encoding or "utf-8-sig")
+            except UnicodeDecodeError:
+                raise ImportFileError("The file is not UTF-8 text.") from None
+        dataset = tablib.Dataset(headers=[ENTRY_COLUMN])
+        for entry in parse_import_text(in_stream):
+            dataset.append([entry])
+        return dataset
+
+    def export_data(self, dataset: tablib.Dataset, **kwargs: Any) -> str:
+        entries = [row[0] for row in dataset]
+        return json.dumps(entries, indent=2, ensure_ascii=False) + "\n"
+
+    def is_binary(self) -> bool:
+        return False
+
+    def get_read_mode(self) -> str:
+        return "r"
+
+    def get_extension(self) -> str:
+        return "json"
+
+    def get_content_type(self) -> str:
+        return "application/json"
+
+    def can_import(self) -> bool:
+        return True
+
+    def can_export(self) -> bool:
+        return True
+
+
+class CatalogImportResult(Result):
+    """import-export's result plus the plan it came from, for the preview template."""
+
+    def __init__(self, plan: ImportPlan | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self.reason = ""
+
+    @property
+    def plan_digest(self) -> str:
+        return self.plan.digest if self.plan is not None else ""
+
+    @property
+    def row_error_list(self) -> list:
+        return list(self.plan.errors) if self.plan is not None else []
+
+
+_IMPORT_TYPES = {
+    NEW: RowResult.IMPORT_TYPE_NEW,
+    UPDATE: RowResult.IMPORT_TYPE_UPDATE,
+    UNCHANGED: RowResult.IMPORT_TYPE_SKIP,
+}
+
+
+class AIModelResource(resources.Resource):
+    """AI models as import/export file entries (the static catalog's entry shape)."""
+
+    class Meta:
+        model = AIModel
+        name = "AI models (JSON catalog entries)"
+
+    @classmethod
+    def get_display_name(cls) -> str:
+        return cls._meta.name
+
+    def get_import_fields(self) -> list[Field]:
+        # Only used to list, on the import page, the keys a file may use.
+        return [Field(column_name=key) for key in FILE_KEYS]
+
+    def get_export_headers(self, selected_fields: Any = None) -> list[str]:
+        return [ENTRY_COLUMN]
+
+    def export(self, queryset: Any = None, **kwargs: Any) -> tablib.Dataset:
+        if queryset is None:
+            queryset = AIModel.objects.all()
+        dataset = tablib.Dataset(headers=[ENTRY_COLUMN])
+        for row in queryset.select_related("provider").order_by("model_id").iterator(chunk_size=1000):
+            dataset.append([catalog_entry(config_from_model(row))])
+        return dataset
+
+    def import_data(
+        self,
+        dataset: tablib.Dataset,
+        dry_run: bool = False,
+        raise_errors: bool = False,
+        use_transactions: bool | None = None,
+        collect_failed_rows: bool = False,
+        rollback_on_validation_errors: bool = False,
+        **kwargs: Any,
+    ) -> CatalogImportResult:
+        """Plan (``dry_run``) or apply the whole file through ``services.import_models``."""
+        reason = (kwargs.get("reason") or "").strip() or services.import_default_reason(
+            kwargs.get("file_name")
+        )
+        entries = [row[0] for row in dataset]
+        try:
+            outcome = services.import_models(
+                entries,
+                user=kwargs.get("user"),
+                reason=reason,
+                dry_run=dry_run,
+                expected_digest=kwargs.get("expected_digest") or None,
+            )
+        except services.ImportRejected as rejected:
+            result = self._rejected_result(rejected)
+        else:
+            result = CatalogImportResult(outcome.plan)
+            for row in outcome.plan.rows:
+                row_result = self.get_row_result_class()()
+                row_result.import_type = _IMPORT_TYPES[row.action]
+                row_result.number = row.number
+                row_result.model_id = row.model_id
+                row_result.changes = row.changes
+                row_result.change_lines = [
+                    {
+                        "field": change.field,
+                        "label": AIModel._meta.get_field(change.field).verbose_name,
+                        "old": services.describe_value(change.old),
+                        "new": services.describe_value(change.new),
+                    }
+                    for change in row.changes
+                ]
+                instance = outcome.saved.get(row.model_id)
+                row_result.instance = instance
+                row_result.object_repr = row.model_id
+                row_result.object_id = instance.pk if instance is not None else None
+                result.increment_row_result_total(row_result)
+                result.append_row_result(row_result)
+        result.reason = reason
+        result.total_rows = len(dataset)
+        if raise_errors and (result.has_errors() or result.has_validation_errors()):
+            raise ValidationError(str(result.base_errors or result.invalid_rows))
+        return result
+
+    def _rejected_result(self, rejected: services.ImportRejected) -> CatalogImportResult:
+        result = CatalogImportResult(rejected.plan)
+        if rejected.plan.ok:  # refused as a whole (e.g. the catalog moved since the preview)
+            result.append_base_error(Error(rejected))
+            return result
+        by_row: dict[int, dict[str, list[str]]] = {}
+        for error in rejected.plan.errors:
+            by_row.setdefault(error.row, {}).setdefault(error.field or NON_FIELD_ERRORS, []).append(
+                error.message
+            )
+        for number, errors in sorted(by_row.items()):
+            result.append_invalid_row(number, {}, ValidationError(errors))
+        return result

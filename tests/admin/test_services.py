@@ -1,0 +1,146 @@
+"""The write services behind the admin: every write has a user, a reason and a history row."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+
+from models_registry import catalog_version, registry, services
+from models_registry.history import versions_of
+from models_registry.models import AIModel
+
+
+def test_update_records_user_and_reason_and_diff(gpt, editor):
+    services.update_model(gpt, user=editor, reason="Price drop", changes={"input_price": Decimal("2")})
+
+    latest = versions_of(gpt)[-1]
+    assert latest.number == 2
+    assert (latest.user, latest.reason) == (editor, "Price drop")
+    assert [(c.field, c.old, c.new) for c in latest.changes] == [
+        ("input_price", Decimal("2.5"), Decimal("2"))
+    ]
+    gpt.refresh_from_db()
+    assert gpt.updated_by == editor
+
+
+@pytest.mark.parametrize("reason", ["", "   ", None])
+def test_every_write_needs_a_reason(gpt, editor, reason):
+    with pytest.raises(ValidationError, match="reason"):
+        services.update_model(gpt, user=editor, reason=reason, changes={"name": "Renamed"})
+    with pytest.raises(ValidationError, match="reason"):
+        services.deprecate_models([gpt], user=editor, reason=reason)
+    with pytest.raises(ValidationError, match="reason"):
+        services.revert_model(gpt, to_version=1, user=editor, reason=reason)
+    gpt.refresh_from_db()
+    assert (gpt.name, gpt.status, len(versions_of(gpt))) == ("GPT Test", "active", 1)
+
+
+def test_stale_update_is_refused_and_names_what_changed(gpt, editor, superuser):
+    seen = services.version_number(gpt)
+    other_copy = AIModel.objects.get(pk=gpt.pk)
+    services.update_model(
+        other_copy, user=superuser, reason="Vendor price", changes={"output_price": Decimal("12")}
+    )
+
+    with pytest.raises(services.EditConflict) as refused:
+        services.update_model(
+            gpt, user=editor, reason="Rename", changes={"name": "Mine"}, expected_version=seen
+        )
+
+    message = " ".join(refused.value.messages)
+    assert "version 2 by root" in message.lower()
+    assert "output_price: 10 → 12" in message
+    gpt.refresh_from_db()
+    assert (gpt.name, gpt.output_price, services.version_number(gpt)) == ("GPT Test", Decimal("12"), 2)
+
+
+def test_revert_adds_a_version_and_keeps_history(gpt, editor):
+    services.update_model(
+        gpt, user=editor, reason="Raise", changes={"input_price": Decimal("3"), "name": "X"}
+    )
+    before = [(v.number, v.reason, v.changes) for v in versions_of(gpt)]
+
+    services.revert_model(gpt, to_version=1, user=editor, reason="Announced by mistake")
+
+    versions = versions_of(gpt)
+    assert [(v.number, v.reason, v.changes) for v in versions[:2]] == before  # never rewritten
+    assert versions[2].reason == "Reverted to v1: Announced by mistake"
+    assert versions[2].user == editor
+    assert {c.field: (c.old, c.new) for c in versions[2].changes} == {
+        "input_price": (Decimal("3"), Decimal("2.5")),
+        "name": ("X", "GPT Test"),
+    }
+
+
+def test_revert_to_the_current_state_is_refused(gpt, editor):
+    with pytest.raises(ValidationError, match="nothing to revert"):
+        services.revert_model(gpt, to_version=1, user=editor, reason="No-op")
+    assert services.version_number(gpt) == 1
+
+
+def test_revert_is_validated_like_an_edit(gpt, editor):
+    # A version stored before today's rules (written around validation) cannot come back.
+    AIModel.objects.filter(pk=gpt.pk).update(name="Bad")
+    gpt.history.update(host_order=["a", "a"])  # an old version with a host listed twice
+    gpt.refresh_from_db()
+    services.update_model(gpt, user=editor, reason="Fix", changes={"name": "Fixed"})
+
+    with pytest.raises(ValidationError) as refused:
+        services.revert_model(gpt, to_version=1, user=editor, reason="Back")
+
+    assert "host_order" in refused.value.message_dict
+    assert services.version_number(gpt) == 2
+
+
+def test_duplicate_copies_everything_but_id_and_name(claude, editor):
+    copy = services.duplicate_model(
+        claude, new_model_id="anthropic:claude-copy", new_name="Claude Copy", user=editor, reason=""
+    )
+
+    assert copy.reasoning_config == claude.reasoning_config
+    assert (copy.provider, copy.output_price, copy.created_by) == (claude.provider, Decimal("15"), editor)
+    assert versions_of(copy)[0].reason == "Duplicated from anthropic:claude-test"
+
+
+def test_duplicate_refuses_an_existing_id(claude, gpt, editor):
+    with pytest.raises(ValidationError) as refused:
+        services.duplicate_model(claude, new_model_id=gpt.model_id, new_name="X", user=editor)
+    assert "model_id" in refused.value.message_dict
+
+
+@override_settings(MODELS_REGISTRY_SOURCE="database")
+def test_deprecated_models_leave_the_registry_and_come_back(
+    gpt, claude, editor, django_capture_on_commit_callbacks
+):
+    listed = {m.id for m in registry.list_models()}
+    assert {"openai:gpt-test", "anthropic:claude-test"} <= listed
+
+    with django_capture_on_commit_callbacks(execute=True):
+        changed = services.deprecate_models([gpt, claude], user=editor, reason="Retired")
+    assert changed == [gpt, claude]
+    assert not {"openai:gpt-test", "anthropic:claude-test"} & {m.id for m in registry.list_models()}
+    assert registry.get_model("openai:gpt-test").status == "deprecated"  # old conversations still resolve
+    assert versions_of(gpt)[-1].change_type == "deprecated"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reactivate_models([gpt], user=editor, reason="Back by demand", status="beta")
+    assert registry.get_model("openai:gpt-test").status == "beta"
+    assert "openai:gpt-test" in {m.id for m in registry.list_models()}
+
+
+def test_deprecating_twice_records_nothing_new(gpt, editor):
+    services.deprecate_models([gpt], user=editor, reason="Retired")
+    assert services.deprecate_models([gpt], user=editor, reason="Again") == []
+    assert services.version_number(gpt) == 2
+
+
+def test_writes_bump_the_catalog_version(gpt, editor, django_capture_on_commit_callbacks):
+    before = catalog_version.current_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.update_model(gpt, user=editor, reason="Bump", changes={"name": "Bumped"})
+        services.deprecate_models([gpt], user=editor, reason="Bump")
+        services.revert_model(gpt, to_version=1, user=editor, reason="Bump")
+    assert catalog_version.current_version() == before + 3
