@@ -188,7 +188,7 @@ def decide(
         else:
             wanted = tier_for_roll(weights, roll)
             tier_reason = f"roll {roll} with {classification.complexity} weights " + "/".join(
-                f"{weights[t]:f}" for t in TIERS
+                f"{weights[t].normalize():f}" for t in TIERS
             )
         available = {candidate.tier for candidate in candidates}
         tier = nearest_tier(wanted, available, weights)

@@ -128,7 +128,7 @@ class RouterConfig(models.Model):
         "speed bonuses",
         default=dict,
         blank=True,
-        help_text="Pattern → points. A pattern matches a model id or name, its first host, or a capability.",
+        help_text="Pattern → points. A pattern matches a model id or name (e.g. flash), or its first host (e.g. groq).",
     )
     secondary_share = models.DecimalField(
         "secondary category share",

@@ -15,8 +15,9 @@ For an eligible model *m* with profile *p*, a classification *c* and settings *s
     score      = category + complexity + cost + speed + sticky + reasoning + research
 
 ``avg_price`` is the mean of the input and output prices (USD per 1M tokens).
-A speed-bonus pattern matches when it occurs in the model's id or name, equals
-its primary (first) host, or equals one of its capabilities ("thinking").
+A speed-bonus pattern matches when it occurs in the model's id or name
+("flash", "nano", "-thinking" variants) or equals its primary (first) host
+("cerebras", "groq"); each pattern counts once.
 ``cost_bias`` and ``speed_bias`` run from 0 to 100; 50 applies the configured
 points as they are, 0 turns the term off, 100 doubles it.
 
@@ -61,11 +62,10 @@ def speed_matches(model: ModelConfig, settings: RouterSettings) -> list[tuple[st
     model_id = model.id.lower()
     name = model.name.lower()
     host = model.host_order[0].lower() if model.host_order else None
-    capabilities = model.capabilities
     return [
         (pattern, points)
         for pattern, points in settings.speed_bonuses
-        if pattern == host or pattern in capabilities or pattern in model_id or pattern in name
+        if pattern == host or pattern in model_id or pattern in name
     ]
 
 

@@ -54,7 +54,7 @@ class RouterSettings:
     mid_threshold: Decimal
     # complexity → tier → weight; each complexity's weights sum to 1
     tier_weights: Mapping[str, Mapping[str, Decimal]]
-    # (pattern, points): a pattern matches a model name, its primary host or a capability
+    # (pattern, points): a pattern matches a model id or name, or its primary host
     speed_bonuses: tuple[tuple[str, float], ...]
     router_model_id: str
     fallback_model_id: str

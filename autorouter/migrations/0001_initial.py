@@ -374,7 +374,7 @@ class Migration(migrations.Migration):
                     models.JSONField(
                         blank=True,
                         default=dict,
-                        help_text="Pattern → points. A pattern matches a model id or name, its first host, or a capability.",
+                        help_text="Pattern → points. A pattern matches a model id or name (e.g. flash), or its first host (e.g. groq).",
                         verbose_name="speed bonuses",
                     ),
                 ),
@@ -412,7 +412,7 @@ class Migration(migrations.Migration):
                     "context_buffer",
                     models.DecimalField(
                         decimal_places=2,
-                        help_text="A model needs a context window of at least context tokens × this (1.2 = 20% margin).",
+                        help_text="A model needs a context window of at least context tokens * this (1.2 = 20% margin).",
                         max_digits=4,
                         validators=[django.core.validators.MinValueValidator(1)],
                         verbose_name="context buffer",
@@ -825,7 +825,7 @@ class Migration(migrations.Migration):
                     models.JSONField(
                         blank=True,
                         default=dict,
-                        help_text="Pattern → points. A pattern matches a model id or name, its first host, or a capability.",
+                        help_text="Pattern → points. A pattern matches a model id or name (e.g. flash), or its first host (e.g. groq).",
                         verbose_name="speed bonuses",
                     ),
                 ),
@@ -863,7 +863,7 @@ class Migration(migrations.Migration):
                     "context_buffer",
                     models.DecimalField(
                         decimal_places=2,
-                        help_text="A model needs a context window of at least context tokens × this (1.2 = 20% margin).",
+                        help_text="A model needs a context window of at least context tokens * this (1.2 = 20% margin).",
                         max_digits=4,
                         validators=[django.core.validators.MinValueValidator(1)],
                         verbose_name="context buffer",
