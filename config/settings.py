@@ -92,6 +92,8 @@ DATABASES = {
     )
 }
 
+DATABASE_ROUTERS = ["config.routers.SwappedWaffleFlagRouter"]
+
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {

@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ModelsRegistryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "models_registry"
     verbose_name = "Model registry"
+
+    def ready(self) -> None:
+        from . import roles
+
+        roles.declare(roles.VIEWERS, roles.REGISTRY_VIEWER_PERMISSIONS)
+        roles.declare(roles.EDITORS, roles.REGISTRY_EDITOR_PERMISSIONS)
+        post_migrate.connect(roles.sync_declared_roles, dispatch_uid="models_registry.sync_roles")

@@ -66,8 +66,8 @@ def _change_type(record: Any, changes: tuple[FieldChange, ...]) -> str:
 def _initial_changes(record: Any, excluded: set[str]) -> tuple[FieldChange, ...]:
     changes = []
     for field in record.instance_type._meta.fields:
-        if field.name in excluded or field.primary_key:
-            continue
+        if field.name in excluded or field.primary_key or not hasattr(record, field.attname):
+            continue  # audit columns, the key, and fields the history does not track
         changes.append(FieldChange(field.name, None, getattr(record, field.attname)))
     return tuple(changes)
 

@@ -1,7 +1,10 @@
-"""Registry roles as Django groups, created by data migrations.
+"""Registry roles as Django groups.
 
 Superusers can do everything; everyone else gets rights through one of these
-groups. Other apps' migrations call :func:`grant` to add their permissions.
+groups. A data migration creates them; in addition, every ``migrate`` (and a
+test database flush, which emits the same signal) re-applies the declared
+permissions, so a deleted group or permission comes back. Apps declare their
+permissions with :func:`declare` in ``AppConfig.ready()``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,25 @@ from collections.abc import Iterable
 
 EDITORS = "Registry editors"
 VIEWERS = "Registry viewers"
+
+_APP = "models_registry"
+REGISTRY_VIEWER_PERMISSIONS = [(_APP, "view_aimodel"), (_APP, "view_provider")]
+REGISTRY_EDITOR_PERMISSIONS = [
+    *REGISTRY_VIEWER_PERMISSIONS,
+    (_APP, "add_aimodel"),
+    (_APP, "change_aimodel"),
+    (_APP, "import_aimodel"),
+    (_APP, "export_aimodel"),
+    (_APP, "add_provider"),
+    (_APP, "change_provider"),
+]
+
+_declared: dict[str, set[tuple[str, str]]] = {EDITORS: set(), VIEWERS: set()}
+
+
+def declare(group_name: str, permissions: Iterable[tuple[str, str]]) -> None:
+    """Declare that ``group_name`` holds these ``(app_label, codename)`` permissions."""
+    _declared.setdefault(group_name, set()).update(permissions)
 
 
 def grant(apps, group_name: str, permissions: Iterable[tuple[str, str]]) -> None:
@@ -21,12 +43,20 @@ def grant(apps, group_name: str, permissions: Iterable[tuple[str, str]]) -> None
     from django.apps import apps as global_apps
     from django.contrib.auth.management import create_permissions
 
+    permissions = list(permissions)
     for app_label in {app_label for app_label, _ in permissions}:
-        app_config = global_apps.get_app_config(app_label)
-        create_permissions(app_config, verbosity=0, apps=apps)
+        create_permissions(global_apps.get_app_config(app_label), verbosity=0, apps=apps)
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
     group, _ = Group.objects.get_or_create(name=group_name)
     for app_label, codename in permissions:
         group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
+def sync_declared_roles(**kwargs) -> None:
+    """``post_migrate`` receiver: make sure every declared group has its permissions."""
+    from django.apps import apps as global_apps
+
+    for group_name, permissions in _declared.items():
+        grant(global_apps, group_name, sorted(permissions))

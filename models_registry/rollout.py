@@ -174,10 +174,9 @@ def set_flag_percent(flag_name: str, percent: Any, *, user: Any, reason: str):
     if flag_name not in KNOWN_FLAGS:
         raise ValidationError({"flag": f"unknown flag {flag_name!r}; known: {', '.join(KNOWN_FLAGS)}"})
     with transaction.atomic():
-        flag, _ = RolloutFlag.objects.select_for_update().get_or_create(
-            name=flag_name,
-            defaults={"everyone": False, "superusers": False, "note": "Managed by `manage.py rollout`."},
-        )
+        flag = RolloutFlag.objects.select_for_update().filter(name=flag_name).first()
+        if flag is None:  # first use: the flag is created by this change, with its reason
+            flag = RolloutFlag(name=flag_name, superusers=False, note="Managed by `manage.py rollout`.")
         if percent >= 100:
             flag.everyone, flag.percent = True, None
         elif percent <= 0:
@@ -206,3 +205,47 @@ def _on_setting_changed(*, setting: str, **kwargs) -> None:
 
 
 setting_changed.connect(_on_setting_changed)
+
+
+MAX_FALLBACK_RATE = 0.01
+
+
+class RolloutRefused(Exception):
+    """``advance`` was refused; the message says why."""
+
+
+def advance_flag(flag_name: str, *, user: Any, reason: str, force: bool = False) -> Decimal:
+    """Move the flag to the next stage (0 → 1 → 10 → 50 → 100) and return the new percentage.
+
+    Refused while the parity check reports errors (for ``use_db_models``) or
+    while more than 1% of reads since the last stage were fallbacks, unless
+    ``force``.
+    """
+    current = current_percent(flag_name)
+    target = next_stage(current)
+    if target is None:
+        raise RolloutRefused(f"{flag_name} is at 100% already")
+    if not force:
+        problems = []
+        if flag_name == DB_MODELS_FLAG:
+            from .parity import run_parity_check
+
+            report = run_parity_check()
+            problems += report.errors
+        totals = monitoring.totals()
+        if totals.fallback_rate > MAX_FALLBACK_RATE:
+            problems.append(
+                f"fallback rate since the last stage is {totals.fallback_rate:.1%} "
+                f"({totals.fallbacks} of {totals.reads} reads), above {MAX_FALLBACK_RATE:.0%}"
+            )
+        if problems:
+            raise RolloutRefused(
+                f"not advancing {flag_name} from {current}% to {target}%: " + "; ".join(problems)
+            )
+    set_flag_percent(flag_name, target, user=user, reason=reason)
+    return Decimal(target)
+
+
+def rollback_flag(flag_name: str, *, user: Any, reason: str):
+    """Set the flag to 0% at once: every subject reads the static side again."""
+    return set_flag_percent(flag_name, 0, user=user, reason=reason)

@@ -55,3 +55,19 @@ def viewer(db, django_user_model):
 @pytest.fixture
 def non_staff(db, django_user_model):
     return _user(django_user_model, "member", staff=False)
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry_snapshots():
+    """Each test starts with snapshots that reload on first read.
+
+    Tests run inside a transaction that is rolled back, so the catalog version
+    can repeat between tests; without this a snapshot could serve the previous
+    test's data. (Writes inside a test reach the snapshots through
+    ``django_capture_on_commit_callbacks(execute=True)``, as a commit would.)
+    """
+    from models_registry.snapshot import invalidate_all
+
+    invalidate_all()
+    yield
+    invalidate_all()

@@ -1,11 +1,126 @@
-"""Rollout flags in the admin, with their history."""
+"""Rollout flags in the admin: their history, and a rollout page with counters and parity.
 
-from django.contrib import admin
+Flags are changed only through the rollout services (a percentage and a
+reason), from the rollout page or ``manage.py rollout``, never by editing the
+waffle row directly, so every change has a reason in the flag's history.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from .. import monitoring
 from ..models import RolloutFlag
+from ..parity import run_parity_check
+from ..rollout import (
+    KNOWN_FLAGS,
+    STAGES,
+    RolloutRefused,
+    advance_flag,
+    current_percent,
+    next_stage,
+    rollback_flag,
+    set_flag_percent,
+    source_setting,
+    stage_history,
+)
+
+
+class RolloutChangeForm(forms.Form):
+    ACTIONS = (("advance", "Advance to the next stage"), ("rollback", "Roll back to 0%"), ("set", "Set"))
+
+    flag = forms.ChoiceField(choices=[(name, name) for name in KNOWN_FLAGS])
+    action = forms.ChoiceField(choices=ACTIONS)
+    percent = forms.DecimalField(required=False, min_value=0, max_value=100, decimal_places=1)
+    reason = forms.CharField(max_length=500, help_text="Recorded in the flag's history.")
+    force = forms.BooleanField(required=False, help_text="Advance despite failing checks.")
 
 
 @admin.register(RolloutFlag)
 class RolloutFlagAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "everyone", "percent", "modified")
+    list_display = ("name", "percent_display", "modified")
+    readonly_fields = ("name", "everyone", "percent", "note", "created", "modified")
+    fields = readonly_fields
+    change_list_template = "admin/models_registry/rolloutflag/change_list.html"
+
+    @admin.display(description="rollout")
+    def percent_display(self, flag: RolloutFlag) -> str:
+        from ..rollout import effective_percent
+
+        return f"{effective_percent(flag.everyone, flag.percent)}%"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # changes go through the rollout page with a reason
+
+    def get_urls(self):
+        urls = super().get_urls()
+        page = self.admin_site.admin_view(self.rollout_view)
+        return [path("rollout/", page, name="models_registry_rollout"), *urls]
+
+    def rollout_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        can_change = request.user.has_perm("models_registry.change_rolloutflag")
+        form = RolloutChangeForm(request.POST or None)
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            if form.is_valid():
+                try:
+                    self._apply(request, form.cleaned_data)
+                except (RolloutRefused, ValidationError) as exc:
+                    self.message_user(request, _message(exc), level=messages.ERROR)
+                else:
+                    return redirect(reverse("admin:models_registry_rollout"))
+        flags = []
+        for name in KNOWN_FLAGS:
+            percent = current_percent(name)
+            flags.append(
+                {"name": name, "percent": percent, "next_stage": next_stage(percent),
+                 "history": list(reversed(stage_history(name)))}
+            )  # fmt: skip
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Rollout",
+            "opts": self.model._meta,
+            "flags": flags,
+            "stages": STAGES,
+            "source": source_setting(),
+            "totals": monitoring.totals(),
+            "parity": run_parity_check(),
+            "form": form,
+            "can_change": can_change,
+        }
+        return TemplateResponse(request, "admin/models_registry/rollout.html", context)
+
+    def _apply(self, request, data) -> None:
+        user, reason, flag = request.user, data["reason"], data["flag"]
+        if data["action"] == "advance":
+            percent = advance_flag(flag, user=user, reason=reason, force=data["force"])
+        elif data["action"] == "rollback":
+            rollback_flag(flag, user=user, reason=reason)
+            percent = 0
+        else:
+            if data["percent"] is None:
+                raise ValidationError({"percent": "Give the percentage to set."})
+            set_flag_percent(flag, data["percent"], user=user, reason=reason)
+            percent = data["percent"]
+        self.message_user(request, f"{flag} is now at {percent}%.", level=messages.SUCCESS)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, ValidationError) and hasattr(exc, "message_dict"):
+        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+    return str(exc)

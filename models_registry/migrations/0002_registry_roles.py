@@ -1,22 +1,17 @@
 from django.db import migrations
 
-from models_registry.roles import EDITORS, VIEWERS, grant
-
-APP = "models_registry"
+from models_registry.roles import (
+    EDITORS,
+    REGISTRY_EDITOR_PERMISSIONS,
+    REGISTRY_VIEWER_PERMISSIONS,
+    VIEWERS,
+    grant,
+)
 
 
 def create_roles(apps, schema_editor):
-    viewer_perms = [(APP, "view_aimodel"), (APP, "view_provider")]
-    editor_perms = viewer_perms + [
-        (APP, "add_aimodel"),
-        (APP, "change_aimodel"),
-        (APP, "import_aimodel"),
-        (APP, "export_aimodel"),
-        (APP, "add_provider"),
-        (APP, "change_provider"),
-    ]
-    grant(apps, VIEWERS, viewer_perms)
-    grant(apps, EDITORS, editor_perms)
+    grant(apps, VIEWERS, REGISTRY_VIEWER_PERMISSIONS)
+    grant(apps, EDITORS, REGISTRY_EDITOR_PERMISSIONS)
 
 
 def remove_roles(apps, schema_editor):

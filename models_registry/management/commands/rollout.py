@@ -1,0 +1,89 @@
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from models_registry import monitoring
+from models_registry.rollout import (
+    DB_MODELS_FLAG,
+    KNOWN_FLAGS,
+    STAGES,
+    RolloutRefused,
+    advance_flag,
+    current_percent,
+    next_stage,
+    rollback_flag,
+    set_flag_percent,
+    source_setting,
+    stage_history,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Show or move the per-user rollout of a registry flag through the stages "
+        f"{' -> '.join(map(str, STAGES))}%. Changes are recorded as user 'system' with --reason."
+    )
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        flag_help = f"flag name (default {DB_MODELS_FLAG}; known: {', '.join(KNOWN_FLAGS)})"
+
+        status = sub.add_parser("status", help="current percentage, counters and stage history")
+        status.add_argument("flag", nargs="?", default=DB_MODELS_FLAG, help=flag_help)
+
+        set_ = sub.add_parser("set", help="set an exact percentage 0..100")
+        set_.add_argument("percent")
+        set_.add_argument("flag", nargs="?", default=DB_MODELS_FLAG, help=flag_help)
+        set_.add_argument("--reason", required=True)
+
+        advance = sub.add_parser("advance", help="move to the next stage, if the checks pass")
+        advance.add_argument("flag", nargs="?", default=DB_MODELS_FLAG, help=flag_help)
+        advance.add_argument("--reason", required=True)
+        advance.add_argument("--force", action="store_true", help="advance despite failing checks")
+
+        rollback = sub.add_parser("rollback", help="set 0% at once")
+        rollback.add_argument("flag", nargs="?", default=DB_MODELS_FLAG, help=flag_help)
+        rollback.add_argument("--reason", required=True)
+
+    def handle(self, *args, action: str, flag: str, **options):
+        if flag not in KNOWN_FLAGS:
+            raise CommandError(f"unknown flag {flag!r}; known: {', '.join(KNOWN_FLAGS)}")
+        try:
+            if action == "set":
+                set_flag_percent(flag, options["percent"], user=None, reason=options["reason"])
+            elif action == "advance":
+                advance_flag(flag, user=None, reason=options["reason"], force=options["force"])
+            elif action == "rollback":
+                rollback_flag(flag, user=None, reason=options["reason"])
+        except RolloutRefused as exc:
+            raise CommandError(str(exc)) from exc
+        except ValidationError as exc:
+            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        self._print_status(flag)
+
+    def _print_status(self, flag: str) -> None:
+        percent = current_percent(flag)
+        upcoming = next_stage(percent)
+        self.stdout.write(
+            f"flag {flag}: {percent}% (next stage: {upcoming if upcoming is not None else '-'}%)"
+        )
+        if source_setting() != "rollout":
+            self.stdout.write(f"note: MODELS_REGISTRY_SOURCE={source_setting()!r} overrides the flag")
+        totals = monitoring.totals()
+        self.stdout.write(
+            f"since the last stage: reads database={totals.reads_database} static={totals.reads_static} "
+            f"not_found={totals.not_found} fallbacks={totals.fallbacks} "
+            f"(fallback rate {totals.fallback_rate:.2%})"
+        )
+        self.stdout.write("stage history:")
+        for version in stage_history(flag):
+            self.stdout.write(
+                f"  v{version.number} {version.at:%Y-%m-%d %H:%M:%S}Z by {version.changed_by}: "
+                f"{_describe(version)} — {version.reason}"
+            )
+
+
+def _describe(version) -> str:
+    from models_registry.rollout import effective_percent
+
+    record = version.record
+    return f"{effective_percent(record.everyone, record.percent)}%"

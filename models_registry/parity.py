@@ -1,0 +1,158 @@
+"""Parity check between the static catalog and the database.
+
+``compare_catalogs`` is pure: it takes both catalogs as ``ModelConfig``s plus
+the rows that could not be read, and reports
+
+- errors: static models missing from the database, and invalid rows;
+- differences: per model and field, static → database. Those are usually
+  intended edits made in the admin, so they are shown, not treated as errors.
+  Price differences come with the cost drift on a reference request, flagged
+  above 5%.
+
+``run_parity_check`` loads both sides and calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .pricing import cost_usd
+from .types import ModelConfig, thaw_json
+
+# A typical chat turn: 10k tokens in (2k of them cached), 2k out (500 reasoning).
+REFERENCE_USAGE = {
+    "input_tokens": 10_000,
+    "cached_input_tokens": 2_000,
+    "output_tokens": 2_000,
+    "reasoning_tokens": 500,
+}
+DRIFT_THRESHOLD = Decimal("0.05")
+
+_COMPARED_FIELDS = (
+    "provider", "name", "description", "context_window", "actual_model_id", "is_local", "pricing",
+    "capabilities", "reasoning", "gateway", "host_order", "knowledge_cutoff",
+    "user_friendly_description", "best_for", "benchmarks", "speed_tier", "is_pro",
+    "is_internal_only", "is_experimental", "status",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDifference:
+    field: str
+    static: object
+    database: object
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDifference:
+    model_id: str
+    fields: tuple[FieldDifference, ...]
+    cost_drift: Decimal | None = None  # relative change of the reference cost, None if prices equal
+
+    @property
+    def drift_flagged(self) -> bool:
+        return self.cost_drift is not None and abs(self.cost_drift) > DRIFT_THRESHOLD
+
+
+@dataclass
+class ParityReport:
+    missing_in_database: list[str] = field(default_factory=list)
+    only_in_database: list[str] = field(default_factory=list)
+    invalid_rows: dict[str, str] = field(default_factory=dict)
+    differences: list[ModelDifference] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{model_id}: in the static catalog but missing from the database"
+                for model_id in self.missing_in_database] + [
+            f"{model_id}: invalid row: {message}" for model_id, message in self.invalid_rows.items()
+        ]  # fmt: skip
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def lines(self) -> list[str]:
+        """The report as text lines, errors first."""
+        out = [f"ERROR {error}" for error in self.errors]
+        out += [f"new in database (not in static catalog): {model_id}" for model_id in self.only_in_database]
+        for diff in self.differences:
+            drift = ""
+            if diff.cost_drift is not None:
+                flag = "  <-- above 5%" if diff.drift_flagged else ""
+                drift = f" (reference cost drift {diff.cost_drift * 100:+.1f}%{flag})"
+            out.append(f"changed {diff.model_id}{drift}")
+            out += [f"    {d.field}: {d.static!r} -> {d.database!r}" for d in diff.fields]
+        summary = (
+            f"{len(self.errors)} error(s), {len(self.differences)} changed model(s), "
+            f"{len(self.only_in_database)} new in database"
+        )
+        return [*out, summary]
+
+
+def _comparable(config: ModelConfig, name: str) -> object:
+    value = getattr(config, name)
+    if name == "pricing":
+        return {key: value for key, value in config.to_dict()["pricing"].items()}
+    if name == "capabilities":
+        return sorted(value)
+    if name in {"reasoning", "benchmarks"}:
+        return thaw_json(value)
+    if name == "host_order":
+        return list(value)
+    return value
+
+
+def _drift(static: ModelConfig, database: ModelConfig) -> Decimal | None:
+    before = cost_usd(static.pricing, **REFERENCE_USAGE)
+    after = cost_usd(database.pricing, **REFERENCE_USAGE)
+    if before == after:
+        return None
+    if before == 0:
+        return Decimal("Infinity")
+    return (after - before) / before
+
+
+def compare_catalogs(
+    static: Mapping[str, ModelConfig],
+    database: Mapping[str, ModelConfig],
+    invalid_rows: Mapping[str, str] | None = None,
+) -> ParityReport:
+    invalid_rows = dict(invalid_rows or {})
+    report = ParityReport(invalid_rows=invalid_rows)
+    report.missing_in_database = sorted(set(static) - set(database) - set(invalid_rows))
+    report.only_in_database = sorted(set(database) - set(static))
+    for model_id in sorted(set(static) & set(database)):
+        before, after = static[model_id], database[model_id]
+        fields = tuple(
+            FieldDifference(name, _comparable(before, name), _comparable(after, name))
+            for name in _COMPARED_FIELDS
+            if _comparable(before, name) != _comparable(after, name)
+        )
+        if fields:
+            drift = _drift(before, after) if any(f.field == "pricing" for f in fields) else None
+            report.differences.append(ModelDifference(model_id, fields, drift))
+    return report
+
+
+def run_parity_check() -> ParityReport:
+    """Compare the static catalog with the database as it is now."""
+    from django.core.exceptions import ValidationError
+
+    from .conversions import config_from_model
+    from .models import AIModel
+    from .static_catalog import load_static_catalog
+
+    database: dict[str, ModelConfig] = {}
+    invalid: dict[str, str] = {}
+    for row in AIModel.objects.select_related("provider"):
+        try:
+            row.full_clean(validate_unique=False, validate_constraints=False)
+            database[row.model_id] = config_from_model(row)
+        except ValidationError as exc:
+            invalid[row.model_id] = "; ".join(
+                f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()
+            )
+    return compare_catalogs(load_static_catalog().by_id(), database, invalid)

@@ -1,0 +1,173 @@
+"""Per-subject percentage rollout of the registry's read source."""
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
+from django.test import RequestFactory
+from waffle import flag_is_active as waffle_flag_is_active
+
+from models_registry import registry
+from models_registry.models import AIModel, RolloutFlag
+from models_registry.rollout import (
+    DB_MODELS_FLAG,
+    ROUTER_CONFIG_FLAG,
+    flag_is_active,
+    rollback_flag,
+    set_flag_percent,
+    subject_is_in_percent,
+)
+
+SUBJECTS = [f"session-{n}" for n in range(100_000)]
+
+
+def test_ten_percent_of_100k_subjects_read_the_database_and_stay_in_at_fifty():
+    at_10 = {s for s in SUBJECTS if subject_is_in_percent(DB_MODELS_FLAG, s, 10)}
+    at_50 = {s for s in SUBJECTS if subject_is_in_percent(DB_MODELS_FLAG, s, 50)}
+    assert 9_000 <= len(at_10) <= 11_000
+    assert 49_000 <= len(at_50) <= 51_000
+    assert at_10 <= at_50  # raising the percentage keeps everyone who was in
+    # the same subject always gets the same answer
+    assert {s for s in SUBJECTS[:5000] if subject_is_in_percent(DB_MODELS_FLAG, s, 10)} == {
+        s for s in SUBJECTS[:5000] if s in at_10
+    }
+
+
+def test_flags_bucket_independently():
+    router_10 = {s for s in SUBJECTS[:20_000] if subject_is_in_percent(ROUTER_CONFIG_FLAG, s, 10)}
+    models_10 = {s for s in SUBJECTS[:20_000] if subject_is_in_percent(DB_MODELS_FLAG, s, 10)}
+    assert router_10 != models_10
+
+
+def test_user_instance_user_id_int_and_str_share_a_bucket(django_user_model, db):
+    user = django_user_model.objects.create_user(username="u1")
+    for percent in (1, 10, 50):
+        assert (
+            subject_is_in_percent(DB_MODELS_FLAG, user, percent)
+            == subject_is_in_percent(DB_MODELS_FLAG, user.pk, percent)
+            == subject_is_in_percent(DB_MODELS_FLAG, str(user.pk), percent)
+        )
+
+
+@pytest.mark.django_db
+def test_flag_percentage_decides_the_source_per_subject(seeded, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%")
+    sources = [registry.source_for(s) for s in SUBJECTS[:20_000]]
+    share = sources.count("database") / len(sources)
+    assert 0.09 <= share <= 0.11
+    assert registry.source_for(None) == "static"  # anonymous only at 100%
+    assert registry.source_for(AnonymousUser()) == "static"
+    assert [registry.source_for(s) for s in SUBJECTS[:2000]] == sources[:2000]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(DB_MODELS_FLAG, 100, user=None, reason="everyone")
+    assert registry.source_for(None) == "database"
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).everyone is True
+
+
+@pytest.mark.django_db
+def test_rollback_takes_every_subject_back_to_static(seeded, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="half")
+    assert "database" in {registry.source_for(s) for s in SUBJECTS[:100]}
+    with django_capture_on_commit_callbacks(execute=True):
+        rollback_flag(DB_MODELS_FLAG, user=None, reason="errors in prod")
+    assert {registry.source_for(s) for s in SUBJECTS[:5000]} == {"static"}
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).everyone is False
+
+
+@pytest.mark.django_db
+def test_source_setting_overrides_the_flag(settings, seeded):
+    set_flag_percent(DB_MODELS_FLAG, 100, user=None, reason="everyone")
+    settings.MODELS_REGISTRY_SOURCE = "static"
+    assert registry.source_for("anyone") == "static"
+    settings.MODELS_REGISTRY_SOURCE = "database"
+    assert registry.source_for(None) == "database"
+    assert flag_is_active(ROUTER_CONFIG_FLAG, None)
+
+
+@pytest.mark.django_db
+def test_request_based_waffle_checks_use_the_same_buckets(django_user_model):
+    set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="half")
+    factory = RequestFactory()
+    users = [django_user_model.objects.create_user(username=f"user{n}") for n in range(40)]
+    for user in users:
+        request = factory.get("/")
+        request.user = user
+        assert waffle_flag_is_active(request, DB_MODELS_FLAG) == flag_is_active(DB_MODELS_FLAG, user)
+    assert {flag_is_active(DB_MODELS_FLAG, user) for user in users} == {True, False}
+
+
+@pytest.mark.django_db
+def test_every_change_is_recorded_with_user_and_reason(editor):
+    from models_registry.rollout import stage_history
+
+    set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="start")
+    set_flag_percent(DB_MODELS_FLAG, 10, user=editor, reason="looks good")
+    history = stage_history(DB_MODELS_FLAG)
+    assert [(v.changed_by, v.reason) for v in history] == [("system", "start"), ("editor", "looks good")]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("percent", ["-1", "101", "12.34", "abc"])
+def test_bad_percentages_are_refused_and_nothing_changes(percent):
+    with pytest.raises(ValidationError):
+        set_flag_percent(DB_MODELS_FLAG, percent, user=None, reason="typo")
+    assert not RolloutFlag.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_change_needs_a_reason():
+    with pytest.raises(ValidationError):
+        set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason=" ")
+    with pytest.raises(CommandError):
+        call_command("rollout", "set", "10")  # argparse: --reason is required
+
+
+@pytest.mark.django_db
+def test_rollout_command_walks_the_stages(seeded, capsys):
+    call_command("rollout", "status")
+    assert "use_db_models: 0%" in capsys.readouterr().out
+    for expected in ("1", "10", "50", "100"):
+        call_command("rollout", "advance", "--reason", f"to {expected}")
+        assert f"use_db_models: {expected}" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="100% already"):
+        call_command("rollout", "advance", "--reason", "more")
+    call_command("rollout", "rollback", "--reason", "incident")
+    out = capsys.readouterr().out
+    assert "use_db_models: 0%" in out and "by system" in out and "incident" in out
+    call_command("rollout", "set", "25", ROUTER_CONFIG_FLAG, "--reason", "router trial")
+    assert "use_db_router_config: 25" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_advance_refuses_while_a_static_model_is_missing_and_succeeds_once_restored(seeded, capsys):
+    AIModel.objects.filter(model_id="openai:gpt-5").delete()
+    with pytest.raises(CommandError, match=r"openai:gpt-5.*missing from the database"):
+        call_command("rollout", "advance", "--reason", "go")
+    assert not RolloutFlag.objects.filter(name=DB_MODELS_FLAG).exists()
+
+    call_command("seed_models")  # restores the missing model, skips the rest
+    call_command("rollout", "advance", "--reason", "go")
+    assert "use_db_models: 1" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_advance_force_overrides_failing_checks(seeded):
+    AIModel.objects.filter(model_id="openai:gpt-5").delete()
+    call_command("rollout", "advance", "--reason", "hotfix", "--force")
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).percent == 1
+
+
+@pytest.mark.django_db
+def test_advance_refuses_when_fallbacks_exceed_one_percent(seeded):
+    from models_registry import monitoring
+
+    monitoring.start_new_period()
+    monitoring.count(monitoring.READS_DATABASE, 100)
+    monitoring.count(monitoring.FALLBACKS, 2)
+    with pytest.raises(CommandError, match="fallback rate"):
+        call_command("rollout", "advance", "--reason", "go")
+    monitoring.start_new_period()  # a new stage starts a new period
+    call_command("rollout", "advance", "--reason", "go")
