@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from .types import CAPABILITIES, SELECTABLE_STATUSES, STATUSES, ModelConfig
 
@@ -28,13 +27,13 @@ def normalize_capabilities(capability: str | Iterable[str] | None) -> frozenset[
 @dataclass(frozen=True, slots=True, eq=False)
 class CatalogIndex:
     models: tuple[ModelConfig, ...]  # sorted by id
-    by_id: MappingProxyType
+    by_id: dict[str, ModelConfig]  # never mutated after build
     _list_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, models: Iterable[ModelConfig]) -> CatalogIndex:
         ordered = tuple(sorted(models, key=lambda model: model.id))
-        return cls(models=ordered, by_id=MappingProxyType({model.id: model for model in ordered}))
+        return cls(models=ordered, by_id={model.id: model for model in ordered})
 
     def get(self, model_id: str) -> ModelConfig | None:
         return self.by_id.get(model_id)

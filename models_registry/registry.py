@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_pending = monitoring.pending
 
 Source = Literal["database", "static"]
 
@@ -83,27 +84,28 @@ def source_for(subject: Any = None) -> Source:
 
 
 def _index_for(subject: Any) -> CatalogIndex:
+    # The hot path of every read: counters are bumped on the plain dict directly.
     if flag_is_active(DB_MODELS_FLAG, subject):
         try:
             index = database_snapshot.get()
         except SnapshotUnavailable:
             # Never loaded and the database is down: the static catalog is better than nothing.
-            monitoring.count(monitoring.FALLBACKS)
-            monitoring.count(monitoring.READS_STATIC)
+            _pending[monitoring.FALLBACKS] += 1
+            _pending[monitoring.READS_STATIC] += 1
             return static_index()
         if database_snapshot.degraded:
-            monitoring.count(monitoring.FALLBACKS)
-        monitoring.count(monitoring.READS_DATABASE)
+            _pending[monitoring.FALLBACKS] += 1
+        _pending[monitoring.READS_DATABASE] += 1
         return index
-    monitoring.count(monitoring.READS_STATIC)
+    _pending[monitoring.READS_STATIC] += 1
     return static_index()
 
 
 def get_model(model_id: str, *, subject: Any = None) -> ModelConfig | None:
     """The model with this id, deprecated ones included (old conversations are still priced)."""
-    model = _index_for(subject).get(model_id)
+    model = _index_for(subject).by_id.get(model_id)
     if model is None:
-        monitoring.count(monitoring.NOT_FOUND)
+        _pending[monitoring.NOT_FOUND] += 1
     return model
 
 
