@@ -113,6 +113,10 @@ class AIModelForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Django adds a hidden "initial" copy for fields with callable defaults
+        # (host_order's list); changes are judged against the stored row instead.
+        if "host_order" in self.fields:
+            self.fields["host_order"].show_hidden_initial = False
         if self.instance.pk is not None and not self.is_bound:
             self.initial["seen_version"] = services.version_number(self.instance)
 

@@ -67,7 +67,9 @@ class CatalogJSON(Format):
     def get_title(self) -> str:
         return "json"
 
-    def create_dataset(self, in_stream: str | bytes) -> tablib.Dataset:
+    def create_dataset(self, in_stream: str | bytes | None) -> tablib.Dataset:
+        if in_stream is None:  # the temporary copy is gone (expired, or confirmed twice)
+            raise ImportFileError("The uploaded file is no longer available; upload it again.")
         if isinstance(in_stream, bytes):
             try:
                 in_stream = in_stream.decode(self.encoding or "utf-8-sig")

@@ -427,7 +427,7 @@ def import_models(
             raise ImportRejected(
                 plan,
                 "The catalog changed since the preview, so the import would now do something else. "
-                "Nothing was imported: upload the file again to review the new preview.",
+                "Upload the file again to review the new preview.",
             )
         outcome = ImportOutcome(plan=plan, dry_run=dry_run)
         if dry_run:

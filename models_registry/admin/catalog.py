@@ -613,9 +613,11 @@ class AIModelAdmin(ImportExportMixin, ReasonRequiredAdmin):
 
     def process_result(self, result: Any, request: HttpRequest) -> HttpResponse:
         if result.has_errors() or result.has_validation_errors():
-            problems = [str(error.error) for error in result.base_errors] or [
-                str(error) for error in result.row_error_list
-            ]
+            problems = [
+                message
+                for error in result.base_errors
+                for message in getattr(error.error, "messages", [str(error.error)])
+            ] or [str(error) for error in result.row_error_list]
             messages.error(request, "Nothing was imported. " + " ".join(problems[:20]))
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:models_registry_aimodel_import"))
         return super().process_result(result, request)

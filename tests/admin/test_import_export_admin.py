@@ -1,0 +1,178 @@
+"""JSON import and export through the admin: upload → preview → confirm, and downloads."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from models_registry import services
+from models_registry.history import versions_of
+from models_registry.models import AIModel
+
+from .conftest import entry, history_rows, url
+
+
+@pytest.fixture
+def editor_client(client, editor):
+    client.force_login(editor)
+    return client
+
+
+def upload(client, content: str | bytes, *, name: str = "models.json", reason: str = ""):
+    data = content.encode() if isinstance(content, str) else content
+    file = SimpleUploadedFile(name, data, content_type="application/json")
+    return client.post(url("import"), {"import_file": file, "format": "0", "resource": "0", "reason": reason})
+
+
+def confirm(client, preview):
+    form = preview.context["confirm_form"]
+    data = {name: form[name].value() for name in form.fields}
+    return client.post(url("process_import"), data, follow=True)
+
+
+def test_preview_lists_new_update_and_unchanged_with_diffs_then_confirm_applies(
+    editor_client, editor, gpt, claude
+):
+    content = json.dumps(
+        [
+            {"id": "openai:gpt-test", "pricing": {"input": "2", "output": "10"}, "name": "GPT Test 2"},
+            entry("openai:gpt-new"),
+            {"id": "anthropic:claude-test"},
+        ]
+    )
+
+    preview = upload(editor_client, content, name="prices.json")
+
+    assert preview.context["confirm_form"] is not None
+    rows = {row.model_id: row for row in preview.context["result"].rows}
+    assert {model_id: row.import_type for model_id, row in rows.items()} == {
+        "openai:gpt-test": "update",
+        "openai:gpt-new": "new",
+        "anthropic:claude-test": "skip",
+    }
+    assert [(c["field"], c["old"], c["new"]) for c in rows["openai:gpt-test"].change_lines] == [
+        ("name", "GPT Test", "GPT Test 2"),
+        ("input_price", "2.5", "2"),
+    ]
+    assert "Unchanged" in preview.text and "1</strong> new" in preview.text
+    assert (AIModel.objects.count(), history_rows()) == (2, 2)  # the preview wrote nothing
+
+    done = confirm(editor_client, preview)
+
+    assert "Import finished: 1 new, 1 updated, 1 unchanged." in done.text
+    gpt.refresh_from_db()
+    assert (gpt.name, gpt.input_price) == ("GPT Test 2", Decimal("2"))
+    for model in (gpt, AIModel.objects.get(model_id="openai:gpt-new")):
+        latest = versions_of(model)[-1]
+        assert (latest.user, latest.reason) == (editor, "Imported from prices.json")
+    assert services.version_number(claude) == 1
+
+
+def test_the_import_reason_can_be_given(editor_client, gpt):
+    preview = upload(
+        editor_client, json.dumps([{"id": "openai:gpt-test", "name": "N"}]), reason="Q3 price sheet"
+    )
+    confirm(editor_client, preview)
+    assert versions_of(gpt)[-1].reason == "Q3 price sheet"
+
+
+BAD_FILES = {
+    "malformed JSON": ('[{"id": "openai:x"', "The file is not valid JSON: Expecting"),
+    "not a list": (
+        '{"id": "openai:gpt-test"}',
+        "The file must contain a JSON list of models, not an object.",
+    ),
+    "not UTF-8": (b"\xff\xfe[]", "The file is not UTF-8 text."),
+    "unknown field": (json.dumps([entry(colour="red")]), "colour"),
+    "duplicate id": (json.dumps([entry(), entry()]), "appears twice in the file (rows 1 and 2)"),
+    "negative price": (
+        json.dumps([entry(pricing={"input": "-2", "output": "1"})]),
+        "must be a non-negative number",
+    ),
+    "unknown provider": (
+        json.dumps([entry("acme:m1", provider="acme")]),
+        "unknown provider &#x27;acme&#x27;",
+    ),
+    "unknown status": (json.dumps([entry(status="gone")]), "must be one of active, beta, deprecated"),
+    "wrong reasoning shape": (
+        json.dumps([entry(reasoning={"type": "telepathy"})]),
+        "&#x27;type&#x27; must be one of openai-reasoning-effort",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", BAD_FILES)
+def test_bad_files_are_explained_and_nothing_is_written(editor_client, gpt, kind):
+    content, message = BAD_FILES[kind]
+    before = (AIModel.objects.count(), history_rows())
+
+    response = upload(editor_client, content)
+
+    assert response.status_code == 200
+    assert message in response.text
+    assert response.context.get("confirm_form") is None  # no way to confirm
+    assert (AIModel.objects.count(), history_rows()) == before
+
+
+def test_row_errors_name_row_model_and_field(editor_client, gpt):
+    response = upload(editor_client, json.dumps([{"id": "openai:gpt-test"}, entry(status="gone")]))
+    assert [(e.row, e.model_id, e.field) for e in response.context["result"].row_error_list] == [
+        (2, "openai:gpt-new", "status")
+    ]
+    assert "<td>2</td><td>openai:gpt-new</td><td>status</td>" in response.text
+
+
+def test_confirm_after_the_catalog_moved_imports_nothing(editor_client, superuser, gpt):
+    preview = upload(editor_client, json.dumps([{"id": "openai:gpt-test", "name": "From file"}]))
+    services.update_model(gpt, user=superuser, reason="Meanwhile", changes={"name": "Meanwhile"})
+
+    done = confirm(editor_client, preview)
+
+    assert "Nothing was imported. The catalog changed since the preview" in done.text
+    gpt.refresh_from_db()
+    assert (gpt.name, services.version_number(gpt)) == ("Meanwhile", 2)
+
+
+def test_export_downloads_the_filtered_list(editor_client, editor, gpt, claude):
+    services.deprecate_models([claude], user=editor, reason="Retired")
+
+    everything = editor_client.get(url("export"))
+    deprecated = editor_client.get(url("export") + "?status__exact=deprecated")
+
+    assert everything["Content-Type"] == "application/json"
+    assert everything["Content-Disposition"].startswith('attachment; filename="ai-models-')
+    assert [item["id"] for item in json.loads(everything.content)] == [
+        "anthropic:claude-test",
+        "openai:gpt-test",
+    ]
+    assert [item["id"] for item in json.loads(deprecated.content)] == ["anthropic:claude-test"]
+
+
+def test_export_selected_action(editor_client, gpt, claude):
+    response = editor_client.post(
+        url("changelist"), {"action": "export_selected", "_selected_action": [gpt.pk]}
+    )
+    exported = json.loads(response.content)
+    assert [item["id"] for item in exported] == ["openai:gpt-test"]
+    assert exported[0]["pricing"] == {"input": "2.5", "output": "10", "cached_input": None, "reasoning": None}
+
+
+def test_exported_file_reimports_as_a_no_op(editor_client, seeded):
+    exported = editor_client.get(url("export")).content
+    before = history_rows()
+
+    preview = upload(editor_client, exported)
+    assert preview.context["result"].totals["skip"] == 58
+    done = confirm(editor_client, preview)
+
+    assert "Import finished: 0 new, 0 updated, 58 unchanged." in done.text
+    assert history_rows() == before
+
+
+def test_an_expired_upload_imports_nothing(editor_client, gpt):
+    data = {"import_file_name": "gone", "original_file_name": "x.json", "format": "0", "resource": "0"}
+    response = editor_client.post(url("process_import"), data, follow=True)
+    assert "Nothing was imported: The uploaded file is no longer available" in response.text
