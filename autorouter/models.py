@@ -128,7 +128,7 @@ class RouterConfig(models.Model):
         "speed bonuses",
         default=dict,
         blank=True,
-        help_text="Pattern → points. A pattern matches a model id or name (e.g. flash), or its first host (e.g. groq).",
+        help_text="Pattern → points; a pattern matches a model id or name (flash) or its first host (groq).",
     )
     secondary_share = models.DecimalField(
         "secondary category share",
@@ -237,6 +237,29 @@ class RouterConfig(models.Model):
         if errors:
             raise ValidationError(errors)
 
+
+# Every tuning parameter, in the order of the admin page.
+PARAMETER_FIELDS: tuple[str, ...] = (
+    "stickiness_bonus",
+    "reasoning_bonus",
+    "research_bonus",
+    "simple_penalty",
+    "complex_boost_threshold",
+    "complex_boost_multiplier",
+    "cheap_threshold",
+    "mid_threshold",
+    "cost_penalty_points",
+    *(name for names in WEIGHT_FIELDS.values() for name in names),
+    "speed_bonuses",
+    "secondary_share",
+    "research_providers",
+    "router_model",
+    "fallback_model",
+    "max_retries",
+    "context_buffer",
+    "long_context_threshold",
+    "high_stakes_domains",
+)
 
 NUMBER_FIELDS = (models.DecimalField, models.PositiveSmallIntegerField, models.PositiveIntegerField)
 # settings_errors() reports a weight row as "<complexity>_weights": shown on the row's first field.

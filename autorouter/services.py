@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from models_registry.catalog_version import bump_on_commit
@@ -34,12 +35,36 @@ def get_config() -> RouterConfig | None:
     return RouterConfig.objects.filter(pk=SINGLETON_ID).first()
 
 
-def save_config(config: RouterConfig, *, user: Any, reason: str) -> RouterConfig:
-    """Validate and save the (edited) config row as a new version."""
+class EditConflict(ValidationError):
+    """The config changed after the editor opened it; saving would silently undo that change."""
+
+
+def config_version_number(config: RouterConfig) -> int:
+    """How many versions the config has (the number of the current one)."""
+    return config.history.count()
+
+
+def save_config(
+    config: RouterConfig, *, user: Any, reason: str, expected_version: int | None = None
+) -> RouterConfig:
+    """Validate and save the (edited) config row as a new version.
+
+    ``expected_version``: the version the editor started from; if the config
+    moved on since, nothing is saved and :class:`EditConflict` is raised.
+    """
     reason = require_reason(reason)
     config.pk = SINGLETON_ID
     config.updated_by = user
     with transaction.atomic():
+        if expected_version is not None:
+            locked = RouterConfig.objects.select_for_update().get(pk=SINGLETON_ID)
+            current = config_version_number(locked)
+            if current != expected_version:
+                raise EditConflict(
+                    f"The router config was changed after you opened it (you edited version "
+                    f"{expected_version}, it is now at version {current}). Nothing was saved; "
+                    "the page now shows the current values."
+                )
         save_with_history(config, user=user, reason=reason)
         bump_on_commit()
     return config

@@ -374,7 +374,7 @@ class Migration(migrations.Migration):
                     models.JSONField(
                         blank=True,
                         default=dict,
-                        help_text="Pattern → points. A pattern matches a model id or name (e.g. flash), or its first host (e.g. groq).",
+                        help_text="Pattern → points; a pattern matches a model id or name (flash) or its first host (groq).",
                         verbose_name="speed bonuses",
                     ),
                 ),
@@ -825,7 +825,7 @@ class Migration(migrations.Migration):
                     models.JSONField(
                         blank=True,
                         default=dict,
-                        help_text="Pattern → points. A pattern matches a model id or name (e.g. flash), or its first host (e.g. groq).",
+                        help_text="Pattern → points; a pattern matches a model id or name (flash) or its first host (groq).",
                         verbose_name="speed bonuses",
                     ),
                 ),
