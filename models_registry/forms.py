@@ -12,8 +12,10 @@ from import_export.forms import ConfirmImportForm, ImportForm
 
 from . import services
 from .models import CAPABILITY_FIELDS, AIModel, ModelStatus, Provider
+from .types import format_money
 
 REASON_LABEL = "Reason for change"
+PRICE_FIELDS = ("input_price", "output_price", "cached_input_price", "reasoning_price")
 REASON_HELP = "Required. Stored in the history with your name, e.g. “Price drop announced 2025-06-01”."
 
 
@@ -30,7 +32,9 @@ class PrettyJSONField(forms.JSONField):
     """A JSON field shown indented, so nested configs are readable and editable."""
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 8, "cols": 80, "class": "vLargeTextField"}))
+        kwargs.setdefault(
+            "widget", forms.Textarea(attrs={"rows": 12, "cols": 80, "class": "vLargeTextField"})
+        )
         super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> str:
@@ -119,6 +123,9 @@ class AIModelForm(forms.ModelForm):
             self.fields["host_order"].show_hidden_initial = False
         if self.instance.pk is not None and not self.is_bound:
             self.initial["seen_version"] = services.version_number(self.instance)
+            for name in PRICE_FIELDS:  # "2.5", not the column's "2.500000"
+                if name in self.fields and self.initial.get(name) is not None:
+                    self.initial[name] = format_money(self.initial[name])
 
     @property
     def changed_model_fields(self) -> list[str]:
