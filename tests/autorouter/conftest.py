@@ -85,6 +85,18 @@ def three_tiers():
     return catalog, profiles
 
 
+CORE_MODELS = ("openai:gpt-oss-120b", "openai:gpt-5-mini", "openai:gpt-5", "anthropic:claude-haiku-4.5")
+
+
+@pytest.fixture
+def core_models(db, static_catalog):
+    """A few catalog models (the default router and fallback models among them): quicker than ``seeded``."""
+    from models_registry.services import seed_models
+
+    models = [model for model in static_catalog.models if model.id in CORE_MODELS]
+    assert seed_models(models, provider_names=static_catalog.providers).ok
+
+
 @pytest.fixture
 def router_db(seeded, django_capture_on_commit_callbacks):
     """The seeded catalog plus the router config and profiles, committed as a real run would."""
