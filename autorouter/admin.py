@@ -364,7 +364,12 @@ class ModelProfileAdmin(HistoryAdmin):
             .order_by("model_id")
             .values_list("model_id", flat=True)
         )
-        return super().changelist_view(request, {"models_without_profile": missing, **(extra_context or {})})
+        context = {
+            "models_without_profile": missing,
+            "profile_reason": request.POST.get("_reason", ""),  # kept when the edits come back with errors
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
 
 
 @admin.register(DecisionLog)

@@ -179,7 +179,7 @@ def next_candidate(
     """The decision for the next attempt once the models in ``failed`` have failed.
 
     ``None`` when the retries are used up (``len(failed) > max_retries``) or
-    when the only thing left is a fallback model that already failed.
+    when the only thing left is a fallback model that already failed (or was excluded).
     """
     state = state_for(subject)
     if len(failed) > state.settings.max_retries:
@@ -192,7 +192,7 @@ def next_candidate(
         classification=classification,
         **route_kwargs,
     )
-    if decision.is_fallback and decision.model_id in failed:
+    if decision.is_fallback and (decision.model_id in failed or decision.model_id in exclude):
         return None
     return decision
 

@@ -1,0 +1,320 @@
+"""The router's admin pages: config page, reset, history, profile list editing, try page, roles."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from autorouter.forms import SpeedBonusesField
+from autorouter.models import DecisionLog, ModelProfile, RouterConfig
+from models_registry.history import versions_of
+from models_registry.roles import EDITORS, VIEWERS
+
+CONFIG_URL = reverse("admin:autorouter_routerconfig_change", args=[1])
+RESET_URL = reverse("admin:autorouter_routerconfig_reset")
+TRY_URL = reverse("admin:autorouter_routerconfig_try")
+PROFILES_URL = reverse("admin:autorouter_modelprofile_changelist")
+
+
+@pytest.fixture
+def as_editor(client, editor):
+    client.force_login(editor)
+    return client
+
+
+@pytest.fixture
+def as_viewer(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+def config_form_data(client, **changes) -> dict:
+    """The config page's current form values, with ``changes`` applied (as a browser would post them)."""
+    form = client.get(CONFIG_URL).context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        data[name] = field.prepare_value(value) if isinstance(field, SpeedBonusesField) else value
+        if isinstance(data[name], list):
+            data[name] = ", ".join(data[name])
+        if data[name] is None:
+            data[name] = ""
+    data.update(changes)
+    return data
+
+
+def test_roles_get_the_router_permissions(db):
+    editors = set(
+        Group.objects.get(name=EDITORS)
+        .permissions.filter(content_type__app_label="autorouter")
+        .values_list("codename", flat=True)
+    )
+    viewers = set(
+        Group.objects.get(name=VIEWERS)
+        .permissions.filter(content_type__app_label="autorouter")
+        .values_list("codename", flat=True)
+    )
+    assert editors == {
+        "view_routerconfig",
+        "change_routerconfig",
+        "try_router",
+        "view_modelprofile",
+        "add_modelprofile",
+        "change_modelprofile",
+        "view_decisionlog",
+    }
+    assert viewers == {"view_routerconfig", "view_modelprofile", "view_decisionlog"}
+
+
+def test_the_config_list_is_the_config_page(router_db, as_editor):
+    response = as_editor.get(reverse("admin:autorouter_routerconfig_changelist"))
+    assert response.status_code == 302 and response["Location"] == CONFIG_URL
+    page = as_editor.get(CONFIG_URL)
+    assert page.status_code == 200
+    assert b"Try the router" in page.content and b"Reset to defaults" in page.content
+    assert b"Save and add another" not in page.content and b"deletelink" not in page.content
+    assert as_editor.get(reverse("admin:autorouter_routerconfig_add")).status_code == 403
+
+
+def test_without_a_config_the_list_offers_to_create_it(core_models, as_editor):
+    response = as_editor.get(reverse("admin:autorouter_routerconfig_changelist"))
+    assert response["Location"] == RESET_URL
+    as_editor.post(RESET_URL, {"reason": "First setup"})
+    assert RouterConfig.objects.get().stickiness_bonus == 25
+    assert versions_of(RouterConfig.objects.get())[0].reason == "First setup"
+
+
+def test_saving_needs_a_reason(router_db, as_editor):
+    response = as_editor.post(CONFIG_URL, config_form_data(as_editor, stickiness_bonus="30", reason=""))
+    assert response.status_code == 200
+    assert "reason" in response.context["adminform"].form.errors
+    assert RouterConfig.objects.get().stickiness_bonus == 25
+
+
+def test_saving_records_who_and_why(router_db, as_editor, editor):
+    data = config_form_data(
+        as_editor,
+        stickiness_bonus="30",
+        speed_bonuses="groq = 10\ncerebras = 15",
+        high_stakes_domains="medical, legal, taxes",
+        reason="Tuning after the March review",
+    )
+    response = as_editor.post(CONFIG_URL, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    row = RouterConfig.objects.get()
+    assert row.stickiness_bonus == 30
+    assert row.speed_bonuses == {"groq": 10, "cerebras": 15}
+    assert row.high_stakes_domains == ["medical", "legal", "taxes"]
+    latest = versions_of(row)[-1]
+    assert (latest.user, latest.reason) == (editor, "Tuning after the March review")
+    assert set(latest.changed_fields) == {"stickiness_bonus", "speed_bonuses", "high_stakes_domains"}
+    history = as_editor.get(reverse("admin:autorouter_routerconfig_history", args=[1]))
+    assert b"Tuning after the March review" in history.content and b"stickiness bonus" in history.content
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"cheap_threshold": "6"}, "mid_threshold"),
+        ({"moderate_cheap_weight": "0.9"}, "moderate_cheap_weight"),
+        ({"context_buffer": "0.5"}, "context_buffer"),
+        ({"speed_bonuses": "groq ten"}, "speed_bonuses"),
+    ],
+)
+def test_invalid_values_are_shown_on_their_field(router_db, as_editor, changes, field):
+    response = as_editor.post(CONFIG_URL, config_form_data(as_editor, reason="try", **changes))
+    assert response.status_code == 200
+    assert field in response.context["adminform"].form.errors
+    assert len(versions_of(RouterConfig.objects.get())) == 1
+
+
+def test_a_stale_form_is_refused(router_db, as_editor):
+    stale = config_form_data(as_editor, stickiness_bonus="30", reason="mine")
+    as_editor.post(CONFIG_URL, config_form_data(as_editor, reasoning_bonus="20", reason="theirs"))
+    response = as_editor.post(CONFIG_URL, stale, follow=True)
+    assert b"was changed after you opened it" in response.content
+    row = RouterConfig.objects.get()
+    assert (row.stickiness_bonus, row.reasoning_bonus) == (25, 20)
+
+
+def test_reset_to_defaults_with_a_reason(router_db, as_editor, editor):
+    as_editor.post(CONFIG_URL, config_form_data(as_editor, stickiness_bonus="40", reason="experiment"))
+    assert as_editor.post(RESET_URL, {"reason": ""}).status_code == 200  # a reason is required
+    assert RouterConfig.objects.get().stickiness_bonus == 40
+    response = as_editor.post(RESET_URL, {"reason": "Experiment over"})
+    assert response.status_code == 302
+    row = RouterConfig.objects.get()
+    assert row.stickiness_bonus == 25
+    versions = versions_of(row)
+    assert len(versions) == 3 and (versions[-1].user, versions[-1].reason) == (editor, "Experiment over")
+
+
+def test_viewers_read_but_do_not_change_reset_or_try(router_db, as_viewer):
+    page = as_viewer.get(CONFIG_URL)
+    assert page.status_code == 200
+    assert b'name="_save"' not in page.content and b"Reset to defaults" not in page.content
+    assert as_viewer.post(CONFIG_URL, {"stickiness_bonus": "1", "reason": "x"}).status_code == 403
+    assert as_viewer.get(RESET_URL).status_code == 403
+    assert as_viewer.get(TRY_URL).status_code == 403
+    assert as_viewer.get(PROFILES_URL).status_code == 200
+
+
+# --- profiles ------------------------------------------------------------------------
+
+
+def profile_list_data(client, reason: str, **edits: dict) -> dict:
+    formset = client.get(PROFILES_URL).context["cl"].formset
+    data = {key: value for key, value in formset.management_form.initial.items()}
+    data = {f"form-{key}": value for key, value in data.items()}
+    for index, form in enumerate(formset.forms):
+        model_id = form.instance.model_id
+        data[f"form-{index}-id"] = form.instance.pk
+        for name in (
+            "quality",
+            "coding",
+            "reasoning",
+            "creative",
+            "factual",
+            "analysis",
+            "conversation",
+            "multimodal",
+            "research",
+        ):
+            data[f"form-{index}-{name}"] = edits.get(model_id, {}).get(name, getattr(form.instance, name))
+    data.update({"_save": "Save", "_reason": reason})
+    return data
+
+
+def test_profile_scores_are_edited_in_the_list_with_a_reason(router_db, as_editor, editor):
+    response = as_editor.post(
+        PROFILES_URL,
+        profile_list_data(
+            as_editor,
+            "New coding benchmark",
+            **{"openai:gpt-5": {"coding": 97}, "xai:grok-4-fast": {"quality": 90}},
+        ),
+    )
+    assert response.status_code == 302
+    gpt5 = ModelProfile.objects.get(model_id="openai:gpt-5")
+    assert gpt5.coding == 97
+    assert ModelProfile.objects.get(model_id="xai:grok-4-fast").quality == 90
+    latest = versions_of(gpt5)[-1]
+    assert (latest.user, latest.reason, latest.changed_fields) == (
+        editor,
+        "New coding benchmark",
+        ("coding",),
+    )
+    untouched = ModelProfile.objects.get(model_id="anthropic:claude-opus-4.5")
+    assert len(versions_of(untouched)) == 1
+
+
+def test_profile_list_edits_without_a_reason_are_refused(router_db, as_editor):
+    response = as_editor.post(
+        PROFILES_URL, profile_list_data(as_editor, "", **{"openai:gpt-5": {"coding": 97}})
+    )
+    assert response.status_code == 200
+    assert b"Give a reason for these changes" in response.content
+    assert ModelProfile.objects.get(model_id="openai:gpt-5").coding == 92
+
+
+def test_profile_list_refuses_scores_out_of_range(router_db, as_editor):
+    response = as_editor.post(
+        PROFILES_URL, profile_list_data(as_editor, "x", **{"openai:gpt-5": {"coding": 150}})
+    )
+    assert response.status_code == 200
+    assert ModelProfile.objects.get(model_id="openai:gpt-5").coding == 92
+
+
+def test_profile_list_names_models_without_a_profile(router_db, as_editor):
+    assert b"openrouter:kimi-k2.5" in as_editor.get(PROFILES_URL).content
+
+
+def test_a_profile_is_added_for_a_new_model(router_db, as_editor):
+    scores = dict.fromkeys(
+        (
+            "quality",
+            "coding",
+            "reasoning",
+            "creative",
+            "factual",
+            "analysis",
+            "conversation",
+            "multimodal",
+            "research",
+        ),
+        80,
+    )
+    response = as_editor.post(
+        reverse("admin:autorouter_modelprofile_add"),
+        {"model": "openrouter:kimi-k2.5", "reason": "Profile for the new Kimi", **scores},
+    )
+    assert response.status_code == 302
+    assert (
+        versions_of(ModelProfile.objects.get(model_id="openrouter:kimi-k2.5"))[0].reason
+        == "Profile for the new Kimi"
+    )
+
+
+# --- try page --------------------------------------------------------------------------
+
+
+def test_the_try_page_shows_the_whole_decision(router_db, as_editor):
+    assert as_editor.get(TRY_URL).status_code == 200
+    response = as_editor.post(
+        TRY_URL,
+        {
+            "message": "What dose of ibuprofen is safe with my blood pressure medication?",
+            "previous_model": "",
+            "context_tokens": "0",
+            "cost_bias": "50",
+            "speed_bias": "50",
+            "exclude": "openai:gpt-5",
+            "seed_key": "",
+            "source": "database",
+            "classifier": "local",
+        },
+    )
+    assert response.status_code == 200
+    decision = response.context["decision"]
+    assert decision.source == "database" and decision.tier == "premium"
+    html = response.content.decode()
+    assert f'id="decision-model">{decision.model_id}<' in html
+    assert "yes (medical)" in html
+    assert 'data-model="openai:gpt-5"><td>openai:gpt-5</td><td>excluded' in html
+    assert html.count('<tr class="chosen"') == 1
+    assert not DecisionLog.objects.exists()  # trying is not logged
+
+
+def test_the_try_page_validates_its_options(router_db, as_editor):
+    response = as_editor.post(
+        TRY_URL,
+        {
+            "message": "hi",
+            "context_tokens": "0",
+            "cost_bias": "500",
+            "speed_bias": "50",
+            "exclude": "acme:nope",
+            "source": "database",
+            "classifier": "local",
+        },
+    )
+    assert response.context["decision"] is None
+    assert set(response.context["form"].errors) == {"cost_bias", "exclude"}
+
+
+def test_the_decision_log_is_read_only(router_db, as_editor, settings):
+    from autorouter import route
+
+    settings.AUTOROUTER_DECISION_LOG_RATE = 1
+    route("hello")
+    listing = as_editor.get(reverse("admin:autorouter_decisionlog_changelist"))
+    assert listing.status_code == 200
+    row = DecisionLog.objects.get()
+    assert (
+        as_editor.post(reverse("admin:autorouter_decisionlog_change", args=[row.pk]), {}).status_code == 403
+    )
+    assert row.decision["model_id"] == row.model_id
+    assert Decimal(row.decision["roll"]) < 1
