@@ -28,7 +28,16 @@ from import_export.results import Error, Result, RowResult
 
 from . import services
 from .conversions import config_from_model
-from .imports import NEW, UNCHANGED, UPDATE, ImportFileError, ImportPlan, catalog_entry, parse_import_text
+from .imports import (
+    NEW,
+    UNCHANGED,
+    UPDATE,
+    ImportFileError,
+    ImportPlan,
+    PlannedRow,
+    catalog_entry,
+    parse_import_text,
+)
 from .models import AIModel
 
 ENTRY_COLUMN = "entry"
@@ -186,15 +195,8 @@ class AIModelResource(resources.Resource):
                 row_result.number = row.number
                 row_result.model_id = row.model_id
                 row_result.changes = row.changes
-                row_result.change_lines = [
-                    {
-                        "field": change.field,
-                        "label": AIModel._meta.get_field(change.field).verbose_name,
-                        "old": services.describe_value(change.old),
-                        "new": services.describe_value(change.new),
-                    }
-                    for change in row.changes
-                ]
+                if dry_run:  # only the preview shows them
+                    self._describe_changes(row_result, row)
                 instance = outcome.saved.get(row.model_id)
                 row_result.instance = instance
                 row_result.object_repr = row.model_id
@@ -206,6 +208,27 @@ class AIModelResource(resources.Resource):
         if raise_errors and (result.has_errors() or result.has_validation_errors()):
             raise ValidationError(str(result.base_errors or result.invalid_rows))
         return result
+
+    @staticmethod
+    def _describe_changes(row_result: RowResult, row: PlannedRow) -> None:
+        lines = [
+            {
+                "field": change.field,
+                "label": AIModel._meta.get_field(change.field).verbose_name,
+                "old": services.describe_value(change.old),
+                "new": services.describe_value(change.new),
+            }
+            for change in row.changes
+        ]
+        if row.action == NEW:
+            # One block of text per new row: a preview of thousands of new
+            # models renders in a second instead of many.
+            row_result.new_values_text = "\n".join(
+                f"{line['label']}: {line['new']}" for line in lines if line["new"] != "(empty)"
+            )
+            row_result.new_values_count = len(lines)
+        else:
+            row_result.change_lines = lines
 
     def _rejected_result(self, rejected: services.ImportRejected) -> CatalogImportResult:
         result = CatalogImportResult(rejected.plan)

@@ -17,12 +17,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+from simple_history.utils import bulk_create_with_history
 
 from .catalog_version import bump_on_commit
 from .conversions import config_from_model, field_values_from_config
 from .history import AUDIT_FIELDS, FieldChange, Version, version_of, versions_of
-from .imports import ENTRY_KEY_FOR_FIELD, NEW, UPDATE, ImportPlan, RowError, plan_import
+from .imports import ENTRY_KEY_FOR_FIELD, NEW, UPDATE, ImportPlan, PlannedRow, RowError, plan_import
 from .models import AIModel, ModelStatus, Provider
 from .types import ModelConfig, format_money
 
@@ -443,16 +443,8 @@ def import_models(
                 new, AIModel, batch_size=IMPORT_BATCH_SIZE, default_user=user, default_change_reason=reason
             )
         if updated:
-            changed_fields = sorted(
-                {change.field for row in plan.rows if row.action == UPDATE for change in row.changes}
-            )
-            bulk_update_with_history(
-                updated,
-                AIModel,
-                fields=[*changed_fields, "updated_at", "updated_by"],
-                batch_size=IMPORT_BATCH_SIZE,
-                default_user=user,
-                default_change_reason=reason,
+            _write_updates(
+                [row for row in plan.rows if row.action == UPDATE], updated, user=user, reason=reason
             )
         outcome.saved = {instance.model_id: instance for instance in (*new, *updated)}
         if outcome.saved:
@@ -460,11 +452,39 @@ def import_models(
     return outcome
 
 
+def _write_updates(rows: list[PlannedRow], instances: list[AIModel], *, user: Any, reason: str) -> None:
+    """Write imported updates and their history rows.
+
+    One UPDATE per distinct set of new values, so a price sheet that moves
+    many models alike costs a few statements; Django's ``bulk_update`` would
+    build a CASE expression per row and column, which is far slower here.
+    """
+    now = timezone.now()
+    groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+    for row, instance in zip(rows, instances, strict=True):
+        values = {
+            ("provider_id" if change.field == "provider" else change.field): (
+                instance.provider_id if change.field == "provider" else change.new
+            )
+            for change in row.changes
+        }
+        key = json.dumps(values, sort_keys=True, default=str)
+        groups.setdefault(key, (values, []))[1].append(instance.pk)
+        instance.updated_at = now
+    for values, pks in groups.values():
+        for start in range(0, len(pks), IMPORT_BATCH_SIZE):
+            AIModel.objects.filter(pk__in=pks[start : start + IMPORT_BATCH_SIZE]).update(
+                **values, updated_at=now, updated_by=user
+            )
+    AIModel.history.bulk_history_create(
+        instances, batch_size=IMPORT_BATCH_SIZE, update=True, default_user=user, default_change_reason=reason
+    )
+
+
 def _import_instances(
     plan: ImportPlan, existing: Mapping[str, AIModel], providers: Mapping[str, Provider], user: Any
 ) -> dict[str, AIModel]:
     """Unsaved model objects holding each new or updated row's values."""
-    now = timezone.now()
     instances = {}
     for row in plan.rows:
         if row.action not in (NEW, UPDATE):
@@ -477,8 +497,6 @@ def _import_instances(
             instance = existing[row.model_id]
             for change in row.changes:
                 setattr(instance, change.field, provider if change.field == "provider" else change.new)
-            # Bulk updates skip save(), so auto_now does not fire.
-            instance.updated_at = now
             instance.updated_by = user
         instances[row.model_id] = instance
     return instances

@@ -159,7 +159,7 @@ def test_a_failure_while_writing_rolls_everything_back(gpt, editor, monkeypatch)
         raise RuntimeError("database went away")
 
     # Creations are written first; the update batch then fails.
-    monkeypatch.setattr(services, "bulk_update_with_history", explode)
+    monkeypatch.setattr(services, "_write_updates", explode)
     with pytest.raises(RuntimeError):
         services.import_models(
             [entry("openai:gpt-new"), {"id": "openai:gpt-test", "name": "Renamed"}],
