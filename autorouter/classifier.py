@@ -206,6 +206,12 @@ def classify(
         signals.append(f"high-stakes domain {domain}")
         if complexity == "simple":  # a short medical or legal question is not small talk
             complexity = "moderate"
+    if not ranked and (domain or text.rstrip().endswith("?")):
+        # No topic keyword, but a question (or a high-stakes domain): someone wants an answer, not a chat.
+        primary = "factual"
+        signals[signals.index("no category keyword: conversation")] = (
+            "no category keyword, a question: factual"
+        )
 
     if previous_model_id is None:
         action = "change"

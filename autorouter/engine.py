@@ -184,7 +184,7 @@ def decide(
             tier_reason = "sticky: previous model kept"
     if chosen is None:
         if classification.high_stakes:
-            wanted, tier_reason = "premium", f"high-stakes ({classification.domain})"
+            wanted, tier_reason = "premium", f"high-stakes: {classification.domain}"
         else:
             wanted = tier_for_roll(weights, roll)
             tier_reason = f"roll {roll} with {classification.complexity} weights " + "/".join(

@@ -108,6 +108,14 @@ def router_db(seeded, django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def config_db(core_models):
+    """A few catalog models and the router config: enough for the config pages."""
+    from autorouter.services import seed_config
+
+    seed_config()
+
+
+@pytest.fixture
 def database_source(settings):
     """Every flag on: the router (and the registry) read the database."""
     settings.MODELS_REGISTRY_SOURCE = "database"

@@ -69,7 +69,7 @@ def test_roles_get_the_router_permissions(db):
     assert viewers == {"view_routerconfig", "view_modelprofile", "view_decisionlog"}
 
 
-def test_the_config_list_is_the_config_page(router_db, as_editor):
+def test_the_config_list_is_the_config_page(config_db, as_editor):
     response = as_editor.get(reverse("admin:autorouter_routerconfig_changelist"))
     assert response.status_code == 302 and response["Location"] == CONFIG_URL
     page = as_editor.get(CONFIG_URL)
@@ -87,14 +87,14 @@ def test_without_a_config_the_list_offers_to_create_it(core_models, as_editor):
     assert versions_of(RouterConfig.objects.get())[0].reason == "First setup"
 
 
-def test_saving_needs_a_reason(router_db, as_editor):
+def test_saving_needs_a_reason(config_db, as_editor):
     response = as_editor.post(CONFIG_URL, config_form_data(as_editor, stickiness_bonus="30", reason=""))
     assert response.status_code == 200
     assert "reason" in response.context["adminform"].form.errors
     assert RouterConfig.objects.get().stickiness_bonus == 25
 
 
-def test_saving_records_who_and_why(router_db, as_editor, editor):
+def test_saving_records_who_and_why(config_db, as_editor, editor):
     data = config_form_data(
         as_editor,
         stickiness_bonus="30",
@@ -124,14 +124,14 @@ def test_saving_records_who_and_why(router_db, as_editor, editor):
         ({"speed_bonuses": "groq ten"}, "speed_bonuses"),
     ],
 )
-def test_invalid_values_are_shown_on_their_field(router_db, as_editor, changes, field):
+def test_invalid_values_are_shown_on_their_field(config_db, as_editor, changes, field):
     response = as_editor.post(CONFIG_URL, config_form_data(as_editor, reason="try", **changes))
     assert response.status_code == 200
     assert field in response.context["adminform"].form.errors
     assert len(versions_of(RouterConfig.objects.get())) == 1
 
 
-def test_a_stale_form_is_refused(router_db, as_editor):
+def test_a_stale_form_is_refused(config_db, as_editor):
     stale = config_form_data(as_editor, stickiness_bonus="30", reason="mine")
     as_editor.post(CONFIG_URL, config_form_data(as_editor, reasoning_bonus="20", reason="theirs"))
     response = as_editor.post(CONFIG_URL, stale, follow=True)
@@ -140,7 +140,7 @@ def test_a_stale_form_is_refused(router_db, as_editor):
     assert (row.stickiness_bonus, row.reasoning_bonus) == (25, 20)
 
 
-def test_reset_to_defaults_with_a_reason(router_db, as_editor, editor):
+def test_reset_to_defaults_with_a_reason(config_db, as_editor, editor):
     as_editor.post(CONFIG_URL, config_form_data(as_editor, stickiness_bonus="40", reason="experiment"))
     assert as_editor.post(RESET_URL, {"reason": ""}).status_code == 200  # a reason is required
     assert RouterConfig.objects.get().stickiness_bonus == 40
@@ -152,7 +152,7 @@ def test_reset_to_defaults_with_a_reason(router_db, as_editor, editor):
     assert len(versions) == 3 and (versions[-1].user, versions[-1].reason) == (editor, "Experiment over")
 
 
-def test_viewers_read_but_do_not_change_reset_or_try(router_db, as_viewer):
+def test_viewers_read_but_do_not_change_reset_or_try(config_db, as_viewer):
     page = as_viewer.get(CONFIG_URL)
     assert page.status_code == 200
     assert b'name="_save"' not in page.content and b"Reset to defaults" not in page.content

@@ -103,3 +103,9 @@ def test_follow_up_keeps_the_previous_model_and_a_new_topic_changes_it():
 def test_classification_is_deterministic():
     message = "Debug this Rust code step by step and explain the borrow checker error"
     assert run(message) == run(message)
+
+
+def test_a_question_without_topic_keywords_is_factual():
+    assert run("What dose of ibuprofen is safe with my blood pressure medication?").primary == "factual"
+    assert run("Is Pluto bigger than the Moon?").primary == "factual"
+    assert run("mmh ok").primary == "conversation"

@@ -1,0 +1,45 @@
+"""The "Try the router" page in Chromium: an editor routes messages and reads the whole decision."""
+
+from __future__ import annotations
+
+import pytest
+
+from autorouter.services import seed_config, seed_profiles
+
+
+@pytest.fixture
+def router_seeded(seeded):
+    seed_config()
+    seed_profiles()
+
+
+def test_editor_tries_the_router(page, live_server, login, editor, router_seeded, screenshot):
+    login(editor)
+    page.goto(f"{live_server.url}/admin/autorouter/routerconfig/")
+    page.click("text=Try the router")
+    page.wait_for_url("**/admin/autorouter/routerconfig/try/")
+
+    page.fill("#id_message", "What dose of ibuprofen is safe with my blood pressure medication?")
+    page.fill("#id_exclude", "openai:gpt-5")
+    page.click("input[name=_route]")
+
+    chosen = page.locator("#decision-model").inner_text()
+    assert chosen and chosen != "openai:gpt-5"
+    assert page.locator("#decision-tier").inner_text() == "premium tier"
+    assert page.locator("#classification td[data-key=high_stakes]").inner_text() == "yes (medical)"
+    assert chosen in page.locator("#decision-explanation").inner_text()
+    assert page.locator("#candidates tbody tr").count() > 10
+    assert page.locator(f'#candidates tr.chosen[data-model="{chosen}"]').count() == 1
+    assert "excluded" in page.locator('#excluded tr[data-model="openai:gpt-5"]').inner_text()
+    assert page.locator("#decision-source").inner_text() == "database"
+    screenshot("router-try-high-stakes")
+
+    # A follow-up keeps the previous model.
+    page.fill("#id_message", "thanks, can you make it shorter?")
+    page.fill("#id_exclude", "")
+    page.select_option("#id_previous_model", "anthropic:claude-sonnet-4.5")
+    page.click("input[name=_route]")
+    assert page.locator("#decision-model").inner_text() == "anthropic:claude-sonnet-4.5"
+    assert page.locator("#decision-sticky").is_visible()
+    assert page.locator("#classification td[data-key=action]").inner_text() == "keep"
+    screenshot("router-try-sticky")
