@@ -23,9 +23,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
-from import_export.tmp_storages import CacheStorage
+from import_export.tmp_storages import CacheStorage, TempFolderStorage
 
 from .. import services
+from ..catalog_version import uses_redis
 from ..forms import (
     AIModelForm,
     CatalogConfirmImportForm,
@@ -216,10 +217,6 @@ class AIModelAdmin(ImportExportMixin, ReasonRequiredAdmin):
     import_form_class = CatalogImportForm
     confirm_form_class = CatalogConfirmImportForm
     import_template_name = "admin/models_registry/aimodel/import.html"
-    # The upload waits between preview and confirm in the shared cache (Redis
-    # when REDIS_URL is set), so the confirm POST may land on any worker or
-    # host; the local temp folder (the default) is per machine.
-    tmp_storage_class = CacheStorage
     # One format and one resource: "Export" downloads the (filtered) list at once.
     skip_export_form = True
 
@@ -573,6 +570,15 @@ class AIModelAdmin(ImportExportMixin, ReasonRequiredAdmin):
         return f"ai-models-{timezone.now():%Y-%m-%d}.{file_format.get_extension()}"
 
     # --- import ---
+    def get_tmp_storage_class(self) -> type:
+        """Where an upload waits between preview and confirm; any worker must find it.
+
+        With Redis (``REDIS_URL``) in the shared cache, so the confirm POST may
+        land on another host. Without it the cache is per process, so the
+        machine's temp folder is used: shared by all workers of one host.
+        """
+        return CacheStorage if uses_redis() else TempFolderStorage
+
     def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         form = kwargs.get("form")
         kwargs = super().get_import_data_kwargs(**kwargs)
@@ -590,6 +596,8 @@ class AIModelAdmin(ImportExportMixin, ReasonRequiredAdmin):
     def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:
         if isinstance(e, ImportFileError):
             form.add_error("import_file", str(e))
+        elif isinstance(e, UnicodeDecodeError):  # the temp folder storage decodes while reading
+            form.add_error("import_file", "The file is not UTF-8 text.")
         else:
             super().add_data_read_fail_error_to_form(form, e)
 
@@ -607,7 +615,9 @@ class AIModelAdmin(ImportExportMixin, ReasonRequiredAdmin):
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         try:
             return super().process_import(request, **kwargs)
-        except ImportFileError as error:  # e.g. the upload expired from temporary storage
+        except (ImportFileError, OSError) as error:  # e.g. the upload expired from temporary storage
+            if not isinstance(error, ImportFileError):
+                error = ImportFileError("The uploaded file is no longer available; upload it again.")
             messages.error(request, f"Nothing was imported: {error}")
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:models_registry_aimodel_import"))
 

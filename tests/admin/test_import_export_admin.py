@@ -6,7 +6,9 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin import site
 from django.core.files.uploadedfile import SimpleUploadedFile
+from import_export.tmp_storages import CacheStorage, TempFolderStorage
 
 from models_registry import services
 from models_registry.history import versions_of
@@ -176,3 +178,20 @@ def test_an_expired_upload_imports_nothing(editor_client, gpt):
     data = {"import_file_name": "gone", "original_file_name": "x.json", "format": "0", "resource": "0"}
     response = editor_client.post(url("process_import"), data, follow=True)
     assert "Nothing was imported: The uploaded file is no longer available" in response.text
+
+
+@pytest.mark.parametrize(
+    ("redis_url", "storage"), [("", TempFolderStorage), ("redis://cache:6379/0", CacheStorage)]
+)
+def test_uploads_wait_where_every_worker_finds_them(settings, redis_url, storage):
+    # Redis is shared by every host; without it, the temp folder is shared by the workers of one host.
+    settings.REDIS_URL = redis_url
+    assert site._registry[AIModel].get_tmp_storage_class() is storage
+
+
+def test_import_through_the_shared_cache_storage(editor_client, settings, gpt):
+    settings.REDIS_URL = "redis://cache:6379/0"  # the test cache stands in for Redis
+    preview = upload(editor_client, json.dumps([{"id": "openai:gpt-test", "name": "Via cache"}]))
+    done = confirm(editor_client, preview)
+    assert "Import finished: 0 new, 1 updated, 0 unchanged." in done.text
+    assert AIModel.objects.get(pk=gpt.pk).name == "Via cache"

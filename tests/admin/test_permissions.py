@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin import site
 from django.urls import reverse
-from import_export.tmp_storages import CacheStorage
 
 from models_registry import services
 from models_registry.models import AIModel
@@ -45,7 +45,7 @@ def _action(name: str, **fields) -> Callable:
 
 
 def _confirm_import(client, world: World):
-    storage = CacheStorage(encoding="utf-8-sig", read_mode="r")
+    storage = site._registry[AIModel].get_tmp_storage_class()(encoding="utf-8-sig", read_mode="r")
     storage.save(json.dumps([entry("openai:gpt-imported")]).encode())
     data = {
         "import_file_name": storage.name,
