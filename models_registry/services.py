@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -402,53 +402,64 @@ def import_models(
     has changed since.
     """
     reason = require_reason(reason)
-    with transaction.atomic():
-        ids = [
-            entry["id"]
-            for entry in entries
-            if isinstance(entry, Mapping) and isinstance(entry.get("id"), str)
-        ]
-        existing_rows = AIModel.objects.select_related("provider").filter(model_id__in=ids)
-        if not dry_run:
-            # Nobody may change these rows between our plan and our write.
-            existing_rows = existing_rows.select_for_update(of=("self",))
-        existing = {row.model_id: row for row in existing_rows}
-        providers = {provider.slug: provider for provider in Provider.objects.all()}
-        plan = plan_import(
-            entries,
-            current={model_id: config_from_model(row) for model_id, row in existing.items()},
-            provider_slugs=providers,
-        )
-        instances = _import_instances(plan, existing, providers, user)
-        plan = plan.with_errors(_database_errors(plan, instances))
-        if not plan.ok:
-            raise ImportRejected(plan)
-        if expected_digest is not None and expected_digest != plan.digest:
-            raise ImportRejected(
-                plan,
-                "The catalog changed since the preview, so the import would now do something else. "
-                "Upload the file again to review the new preview.",
+    try:
+        with transaction.atomic():
+            return _import_in_transaction(
+                entries, user=user, reason=reason, dry_run=dry_run, expected_digest=expected_digest
             )
-        outcome = ImportOutcome(plan=plan, dry_run=dry_run)
-        if dry_run:
-            return outcome
+    except IntegrityError:
+        # A concurrent write created one of our new ids between our plan and our insert.
+        raise ImportRejected(
+            ImportPlan(rows=(), errors=()),
+            "Another change to the catalog collided with this import. Upload the file again.",
+        ) from None
 
-        new = [instances[row.model_id] for row in plan.rows if row.action == NEW]
-        updated = [instances[row.model_id] for row in plan.rows if row.action == UPDATE]
-        for instance in (*new, *updated):
-            instance._history_user = user
-            instance._change_reason = reason
-        if new:
-            new = bulk_create_with_history(
-                new, AIModel, batch_size=IMPORT_BATCH_SIZE, default_user=user, default_change_reason=reason
-            )
-        if updated:
-            _write_updates(
-                [row for row in plan.rows if row.action == UPDATE], updated, user=user, reason=reason
-            )
-        outcome.saved = {instance.model_id: instance for instance in (*new, *updated)}
-        if outcome.saved:
-            bump_on_commit()
+
+def _import_in_transaction(
+    entries: list[Any], *, user: Any, reason: str, dry_run: bool, expected_digest: str | None
+) -> ImportOutcome:
+    ids = [
+        entry["id"] for entry in entries if isinstance(entry, Mapping) and isinstance(entry.get("id"), str)
+    ]
+    existing_rows = AIModel.objects.select_related("provider").filter(model_id__in=ids)
+    if not dry_run:
+        # Nobody may change these rows between our plan and our write.
+        existing_rows = existing_rows.select_for_update(of=("self",))
+    existing = {row.model_id: row for row in existing_rows}
+    providers = {provider.slug: provider for provider in Provider.objects.all()}
+    plan = plan_import(
+        entries,
+        current={model_id: config_from_model(row) for model_id, row in existing.items()},
+        provider_slugs=providers,
+    )
+    instances = _import_instances(plan, existing, providers, user)
+    plan = plan.with_errors(_database_errors(plan, instances))
+    if not plan.ok:
+        raise ImportRejected(plan)
+    if expected_digest is not None and expected_digest != plan.digest:
+        raise ImportRejected(
+            plan,
+            "The catalog changed since the preview, so the import would now do something else. "
+            "Upload the file again to review the new preview.",
+        )
+    outcome = ImportOutcome(plan=plan, dry_run=dry_run)
+    if dry_run:
+        return outcome
+
+    new = [instances[row.model_id] for row in plan.rows if row.action == NEW]
+    updated = [instances[row.model_id] for row in plan.rows if row.action == UPDATE]
+    for instance in (*new, *updated):
+        instance._history_user = user
+        instance._change_reason = reason
+    if new:
+        new = bulk_create_with_history(
+            new, AIModel, batch_size=IMPORT_BATCH_SIZE, default_user=user, default_change_reason=reason
+        )
+    if updated:
+        _write_updates([row for row in plan.rows if row.action == UPDATE], updated, user=user, reason=reason)
+    outcome.saved = {instance.model_id: instance for instance in (*new, *updated)}
+    if outcome.saved:
+        bump_on_commit()
     return outcome
 
 

@@ -178,3 +178,28 @@ def test_confirm_refuses_when_the_catalog_moved_since_the_preview(gpt, editor):
     with pytest.raises(services.ImportRejected, match="changed since the preview"):
         services.import_models(file_entries, user=editor, reason="Bulk", expected_digest=preview.plan.digest)
     assert services.version_number(gpt) == 2
+
+
+def test_a_concurrent_insert_of_the_same_id_rejects_the_import_cleanly(gpt, editor, monkeypatch):
+    real_bulk_create = services.bulk_create_with_history
+
+    def someone_else_first(objs, model, **kwargs):
+        first = objs[0]
+        AIModel.objects.bulk_create(
+            [
+                AIModel(
+                    model_id=first.model_id,
+                    provider_id=first.provider_id,
+                    name="Theirs",
+                    context_window=1,
+                    input_price=1,
+                    output_price=1,
+                )
+            ]
+        )
+        return real_bulk_create(objs, model, **kwargs)
+
+    monkeypatch.setattr(services, "bulk_create_with_history", someone_else_first)
+    with pytest.raises(services.ImportRejected, match="collided with this import"):
+        services.import_models([entry("openai:gpt-new")], user=editor, reason="Bulk")
+    assert not AIModel.objects.filter(model_id="openai:gpt-new").exists()
