@@ -121,7 +121,7 @@ def version_rows(instance: Any, *, revert_url_name: str | None) -> list[dict[str
     return rows
 
 
-class ReasonRequiredAdmin(admin.ModelAdmin):
+class AuditedAdmin(admin.ModelAdmin):
     """Shared behaviour: no deletes, a history page built from ``versions_of``."""
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -158,7 +158,7 @@ class ReasonRequiredAdmin(admin.ModelAdmin):
 
 
 @admin.register(Provider)
-class ProviderAdmin(ReasonRequiredAdmin):
+class ProviderAdmin(AuditedAdmin):
     form = ProviderForm
     list_display = ("slug", "name", "updated_at")
     search_fields = ("slug", "name")
@@ -180,10 +180,9 @@ class ProviderAdmin(ReasonRequiredAdmin):
 
 
 @admin.register(AIModel)
-class AIModelAdmin(ImportExportMixin, ReasonRequiredAdmin):
+class AIModelAdmin(ImportExportMixin, AuditedAdmin):
     form = AIModelForm
     change_list_template = "admin/models_registry/aimodel/change_list.html"
-    save_on_top = False
 
     # --- model list ---
     list_display = (
