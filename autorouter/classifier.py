@@ -10,54 +10,107 @@ decision can say why.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import NamedTuple
 
 from .types import CATEGORIES, Classification, RouterSettings
 
-_Pattern = re.Pattern[str]
+_TOKEN = re.compile(r"[a-z0-9+#][a-z0-9+#'_-]*")
 
 
-def _words(phrases: str) -> _Pattern:
-    """A case-insensitive regex matching any ``|``-separated phrase as whole words (``*`` = any ending)."""
-    parts = []
-    for phrase in phrases.split("|"):
-        escaped = re.escape(phrase).replace(r"\*", r"\w*").replace(r"\ ", r"\s+")
-        parts.append(escaped)
-    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")(?![\w-])", re.IGNORECASE)
+class Text(NamedTuple):
+    """A message as the keyword tables read it: lower-case words, and the words joined by single spaces."""
+
+    words: list[str]
+    joined: str  # " word word ... " (leading and trailing space, so " phrase " finds whole words)
+
+    @classmethod
+    def of(cls, message: str) -> Text:
+        words = _TOKEN.findall(message.lower())
+        return cls(words, " " + " ".join(words) + " ")
+
+
+class Vocabulary:
+    """Keyword lists of several labels, counted against a message's words in one pass.
+
+    Each list is ``|``-separated: ``word`` matches that word, ``prefix*`` any
+    word starting so, ``two words`` the phrase (``two word*``: any ending).
+    """
+
+    def __init__(self, table: Mapping[str, str]) -> None:
+        self.labels = tuple(table)
+        exact: dict[str, list[str]] = {}
+        prefixes: dict[str, list[str]] = {}
+        phrases: list[tuple[str, str]] = []
+        for label, keywords in table.items():
+            for keyword in keywords.split("|"):
+                keyword = keyword.strip().lower()
+                if " " in keyword:
+                    needle = " " + (keyword[:-1] if keyword.endswith("*") else keyword + " ")
+                    phrases.append((needle, label))
+                elif keyword.endswith("*"):
+                    prefixes.setdefault(keyword[:-1], []).append(label)
+                else:
+                    exact.setdefault(keyword, []).append(label)
+        self.exact = {word: tuple(labels) for word, labels in exact.items()}
+        self.prefixes = {prefix: tuple(labels) for prefix, labels in prefixes.items()}
+        self.prefix_lengths = tuple(sorted({len(prefix) for prefix in prefixes}))
+        self.phrases = tuple(phrases)
+
+    def counts(self, text: Text) -> dict[str, int]:
+        counts = dict.fromkeys(self.labels, 0)
+        exact, prefixes, lengths = self.exact, self.prefixes, self.prefix_lengths
+        for word in text.words:
+            labels = exact.get(word)
+            if labels:
+                for label in labels:
+                    counts[label] += 1
+            for length in lengths:
+                if length > len(word):
+                    break
+                labels = prefixes.get(word[:length])
+                if labels:
+                    for label in labels:
+                        counts[label] += 1
+        for needle, label in self.phrases:
+            if needle in text.joined:
+                counts[label] += text.joined.count(needle)
+        return counts
 
 
 # Category keywords. A hit counts 1; a message's primary category is the one with most hits.
-CATEGORY_PATTERNS: dict[str, _Pattern] = {
-    "coding": _words(
+CATEGORY_KEYWORDS: dict[str, str] = {
+    "coding": (
         "code|coding|function|bug*|debug*|error|exception|stack trace|traceback|python|javascript|"
         "typescript|java|rust|golang|c++|sql|regex|api|compile*|refactor*|script|class|method|"
         "variable|unit test*|git|docker|kubernetes|endpoint|json|html|css|react|django|npm|pip|"
         "segfault"
     ),
-    "reasoning": _words(
+    "reasoning": (
         "prove|proof|logic*|puzzle|riddle|deduce|math*|calculate|equation*|solve|probability|"
-        "theorem|step by step|reason*|derive|integral|optimi*e"
+        "theorem|step by step|reason*|derive|integral|optimi*"
     ),
-    "creative": _words(
+    "creative": (
         "story|stories|poem*|poetry|lyrics|song|fiction|creative|brainstorm|slogan|tagline|joke*|"
         "character*|plot|haiku|novel|screenplay|imagine|rewrite|tone"
     ),
-    "factual": _words(
+    "factual": (
         "what is|what are|who is|who was|when did|when was|where is|define|definition|capital of|"
         "how many|fact*|meaning of|history of|explain"
     ),
-    "analysis": _words(
-        "analy*e|analysis|compare|comparison|evaluate|pros and cons|trade-off*|tradeoff*|assess*|"
-        "review|summari*e|summary|critique|interpret|data|trend*|insight*|metrics|report"
+    "analysis": (
+        "analy*|compare|comparison|evaluate|pros and cons|trade-off*|tradeoff*|assess*|"
+        "review|summari*|summary|critique|interpret|data|trend*|insight*|metrics|report"
     ),
-    "conversation": _words(
+    "conversation": (
         "hi|hello|hey|thanks|thank you|how are you|chat|good morning|good night|lol|bye|what's up|nice|cool"
     ),
-    "multimodal": _words(
+    "multimodal": (
         "image*|picture*|photo*|screenshot*|diagram*|draw|drawing|illustrat*|render|logo|visual*|"
         "chart|sketch|paint*"
     ),
-    "research": _words(
+    "research": (
         "latest|news|today|current*|recent*|research|sources|cite|citation*|search the web|look up|"
         "find articles|paper*|study|studies|statistics|this week|this year|2025|2026"
     ),
@@ -65,55 +118,60 @@ CATEGORY_PATTERNS: dict[str, _Pattern] = {
 
 # Domain keywords for the high-stakes check. A domain listed in the config but
 # not here is still detected by its own name ("mental_health" → "mental health").
-DOMAIN_PATTERNS: dict[str, _Pattern] = {
-    "medical": _words(
+DOMAIN_KEYWORDS: dict[str, str] = {
+    "medical": (
         "symptom*|diagnos*|medication*|medicine|dosage|dose|prescription|disease|cancer|pregnan*|"
         "surgery|chest pain|side effect*|treatment|doctor|illness|infection|overdose|allerg*|"
         "blood pressure|insulin"
     ),
-    "legal": _words(
+    "legal": (
         "lawsuit|sue|contract|lawyer|attorney|legal*|court|custody|liability|copyright|eviction|"
         "tenant|will and testament|arrested|illegal"
     ),
-    "financial": _words(
+    "financial": (
         "invest*|retirement|mortgage|loan*|debt|tax|taxes|bankruptcy|stock*|portfolio|401k|crypto*|"
         "pension|credit score|savings"
     ),
-    "safety": _words(
+    "safety": (
         "poison*|explosive*|weapon*|gas leak|carbon monoxide|electrocut*|emergency|dangerous|"
         "is it safe|safe to|toxic|burn|choking"
     ),
-    "mental_health": _words(
+    "mental_health": (
         "suicid*|self-harm|self harm|depressed|depression|anxiety|panic attack*|kill myself|therapy|"
         "therapist|ptsd|eating disorder|hopeless"
     ),
-    "privacy": _words(
+    "privacy": (
         "personal data|gdpr|doxx*|dox|password*|data leak|tracking me|surveillance|spyware|"
         "identity theft|ssn|social security number"
     ),
-    "immigration": _words(
+    "immigration": (
         "visa|green card|asylum|deport*|immigration|immigrant|citizenship|residence permit|"
         "work permit|refugee|uscis"
     ),
-    "domestic_abuse": _words(
+    "domestic_abuse": (
         "abuse|abusive|abuser|domestic violence|hits me|beats me|restraining order|unsafe at home|hurts me"
     ),
 }
 
-# Complexity and reasoning markers.
-COMPLEX_MARKERS = _words(
-    "step by step|in detail|detailed|comprehensive|architecture|design a|design an|prove|"
-    "optimi*e|trade-off*|tradeoff*|end-to-end|thorough*|in depth|in-depth|multi-step|scalable|"
-    "production-ready|edge cases"
-)
-REASONING_MARKERS = _words(
-    "prove|proof|step by step|logic*|puzzle|riddle|deduce|solve|calculate|derive|probability|"
-    "theorem|equation*|why does|why is|reason through"
-)
-LONG_CONTEXT_MARKERS = _words(
-    "entire book|whole book|entire codebase|whole codebase|whole repository|full transcript|"
-    "entire document|whole document|long document|all of these files|all these files|"
-    "hundreds of pages"
+# Shape markers: what makes a message complex, need reasoning or a long context, or refer back.
+MARKERS = Vocabulary(
+    {
+        "complex": (
+            "step by step|in detail|detailed|comprehensive|architecture|design a|design an|prove|"
+            "optimi*|trade-off*|tradeoff*|end-to-end|thorough*|in depth|in-depth|multi-step|scalable|"
+            "production-ready|edge cases"
+        ),
+        "reasoning": (
+            "prove|proof|step by step|logic*|puzzle|riddle|deduce|solve|calculate|derive|probability|"
+            "theorem|equation*|why does|why is|reason through"
+        ),
+        "long_context": (
+            "entire book|whole book|entire codebase|whole codebase|whole repository|full transcript|"
+            "entire document|whole document|long document|all of these files|all these files|"
+            "hundreds of pages"
+        ),
+        "back_reference": "it|that|this|above|previous|earlier|your answer|the last one",
+    }
 )
 FOLLOW_UP_START = re.compile(
     r"^\s*(?:and|also|but|so|ok|okay|thanks|thank you|continue|go on|more|why|how come|what about|"
@@ -121,7 +179,6 @@ FOLLOW_UP_START = re.compile(
     r"same|yes|no|great|perfect)\b",
     re.IGNORECASE,
 )
-BACK_REFERENCE = _words("it|that|this|above|previous|earlier|your answer|the last one")
 CODE_FENCE = re.compile(r"```|^\s{4}\S", re.MULTILINE)
 NUMBERED_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+\S", re.MULTILINE)
 
@@ -138,8 +195,13 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
-def _domain_pattern(domain: str) -> _Pattern:
-    return DOMAIN_PATTERNS.get(domain) or _words(domain.replace("_", " "))
+CATEGORY_VOCABULARY = Vocabulary(CATEGORY_KEYWORDS)
+
+
+@lru_cache(maxsize=16)
+def domain_vocabulary(domains: tuple[str, ...]) -> Vocabulary:
+    """The configured high-stakes domains' keywords; a domain without a list is found by its own name."""
+    return Vocabulary({domain: DOMAIN_KEYWORDS.get(domain, domain.replace("_", " ")) for domain in domains})
 
 
 def _best(counts: dict[str, int], order: Iterable[str]) -> list[str]:
@@ -159,9 +221,11 @@ def classify(
     """Classify ``message`` with local rules. Deterministic: same inputs, same result."""
     text = message or ""
     words = len(text.split())
+    tokens = Text.of(text)
     signals: list[str] = []
 
-    counts = {category: len(pattern.findall(text)) for category, pattern in CATEGORY_PATTERNS.items()}
+    counts = CATEGORY_VOCABULARY.counts(tokens)
+    markers = MARKERS.counts(tokens)
     if CODE_FENCE.search(text):
         counts["coding"] += 3
         signals.append("code block")
@@ -178,9 +242,9 @@ def classify(
     else:
         signals.append("no category keyword: conversation")
 
-    needs_reasoning = bool(REASONING_MARKERS.search(text)) or primary == "reasoning"
+    needs_reasoning = bool(markers["reasoning"]) or primary == "reasoning"
 
-    complex_hits = len(COMPLEX_MARKERS.findall(text)) + (1 if len(NUMBERED_ITEM.findall(text)) >= 3 else 0)
+    complex_hits = markers["complex"] + (1 if len(NUMBERED_ITEM.findall(text)) >= 3 else 0)
     if words >= COMPLEX_MIN_WORDS or (complex_hits and words > SIMPLE_MAX_WORDS) or complex_hits >= 2:
         complexity = "complex"
     elif words <= SIMPLE_MAX_WORDS and not complex_hits and not needs_reasoning and primary != "coding":
@@ -191,15 +255,13 @@ def classify(
         signals.append(f"complexity markers x{complex_hits}")
 
     total_tokens = context_tokens + estimate_tokens(text)
-    needs_long_context = bool(LONG_CONTEXT_MARKERS.search(text)) or (
+    needs_long_context = bool(markers["long_context"]) or (
         total_tokens >= settings.long_context_threshold * LONG_CONTEXT_SHARE
     )
     if needs_long_context:
         signals.append(f"long context (~{total_tokens} tokens)")
 
-    domain_hits = {
-        domain: len(_domain_pattern(domain).findall(text)) for domain in settings.high_stakes_domains
-    }
+    domain_hits = domain_vocabulary(settings.high_stakes_domains).counts(tokens)
     domains = _best(domain_hits, settings.high_stakes_domains)
     domain = domains[0] if domains else None
     if domain:
@@ -217,7 +279,7 @@ def classify(
         action = "change"
     else:
         follow_up = words <= FOLLOW_UP_MAX_WORDS and (
-            bool(FOLLOW_UP_START.search(text)) or bool(BACK_REFERENCE.search(text)) or not ranked
+            bool(FOLLOW_UP_START.search(text)) or bool(markers["back_reference"]) or not ranked
         )
         action = "keep" if follow_up else "change"
         signals.append("follow-up" if follow_up else "new topic")

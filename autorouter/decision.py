@@ -12,8 +12,8 @@ from typing import Any, NamedTuple
 
 from models_registry.types import ModelConfig, format_money
 
-from .scoring import Term
-from .types import Classification
+from .scoring import Context, Features, Term, describe
+from .types import Classification, Profile
 
 # Why a model was left out (``Exclusion.reason``).
 EXCLUDED = "excluded"
@@ -26,14 +26,51 @@ SHORT_CONTEXT = "long_context"
 IMAGE_GENERATION = "image_generation"
 
 
-class Candidate(NamedTuple):
-    """An eligible model with its tier, score and the terms of the score."""
+class Candidate:
+    """An eligible model with its tier, score and the points of each term.
 
-    model_id: str
-    tier: str
-    average_price: Decimal
-    score: float
-    terms: tuple[Term, ...]
+    ``terms`` (the breakdown with descriptions) is built from ``points`` when
+    read: a large catalog is scored without formatting thousands of strings.
+    """
+
+    __slots__ = (
+        "_context",
+        "_features",
+        "_profile",
+        "average_price",
+        "model",
+        "model_id",
+        "points",
+        "score",
+        "tier",
+    )
+
+    def __init__(
+        self,
+        model: ModelConfig,
+        tier: str,
+        average_price: Decimal,
+        points: tuple[float, ...],
+        profile: Profile,
+        features: Features,
+        context: Context,
+    ) -> None:
+        self.model = model
+        self.model_id = model.id
+        self.tier = tier
+        self.average_price = average_price
+        self.points = points
+        self.score = sum(points)
+        self._profile = profile
+        self._features = features
+        self._context = context
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        return describe(self.points, self._profile, self._features, self._context)
+
+    def __repr__(self) -> str:
+        return f"Candidate({self.model_id!r}, tier={self.tier!r}, score={self.score:.2f})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,7 +87,12 @@ class Exclusion(NamedTuple):
 
     model_id: str
     reason: str
-    detail: str
+    why: str
+    args: tuple = ()
+
+    @property
+    def detail(self) -> str:
+        return self.why.format(*self.args) if self.args else self.why
 
     def to_dict(self) -> dict[str, str]:
         return {"model_id": self.model_id, "reason": self.reason, "detail": self.detail}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
 from decimal import ROUND_CEILING, Decimal
+from operator import attrgetter
 
 from models_registry.types import SELECTABLE_STATUSES, ModelConfig
 
@@ -37,9 +38,12 @@ from .decision import (
     Decision,
     Exclusion,
 )
-from .scoring import NEUTRAL_BIAS, score_model
-from .tiers import message_key, nearest_tier, roll_for, tier_for_roll, tier_of
+from .scoring import NEUTRAL_BIAS, context_for, features_for, score_points
+from .tiers import message_key, nearest_tier, roll_for, tier_for_roll
 from .types import TIERS, Classification, Profile, RouterSettings
+
+_MODEL_ID = attrgetter("model_id")
+_SCORE = attrgetter("score")
 
 
 def required_context(context_tokens: int, settings: RouterSettings) -> int:
@@ -60,14 +64,17 @@ def exclusion_for(
     if model.id in exclude:
         return Exclusion(model.id, EXCLUDED, "excluded by the caller (already failed)")
     if model.status not in SELECTABLE_STATUSES:
-        return Exclusion(model.id, NOT_SELECTABLE, f"status is {model.status}")
+        return Exclusion(model.id, NOT_SELECTABLE, "status is {}", (model.status,))
     if model.is_internal_only:
         return Exclusion(model.id, INTERNAL_ONLY, "internal only")
     if profile is None:
         return Exclusion(model.id, NO_PROFILE, "no router profile: add one to route to it")
     if model.context_window < needed_window:
         return Exclusion(
-            model.id, CONTEXT_WINDOW, f"context window {model.context_window:,} < {needed_window:,} needed"
+            model.id,
+            CONTEXT_WINDOW,
+            "context window {:,} < {:,} needed",
+            (model.context_window, needed_window),
         )
     if classification.needs_vision and not model.supports_vision:
         return Exclusion(model.id, NO_VISION, "message has images, model has no vision")
@@ -75,7 +82,8 @@ def exclusion_for(
         return Exclusion(
             model.id,
             SHORT_CONTEXT,
-            f"long context needed, window {model.context_window:,} < {settings.long_context_threshold:,}",
+            "long context needed, window {:,} < {:,}",
+            (model.context_window, settings.long_context_threshold),
         )
     if model.supports_image_generation and classification.primary != "multimodal":
         return Exclusion(model.id, IMAGE_GENERATION, "image-generation model, task is not multimodal")
@@ -144,7 +152,13 @@ def decide(
     needed_window = required_context(context_tokens, settings)
 
     catalog = list(catalog)
-    by_id = {model.id: model for model in catalog}
+    context = context_for(
+        classification,
+        settings,
+        previous_model_id=previous_model_id,
+        cost_bias=cost_bias,
+        speed_bias=speed_bias,
+    )
     candidates: list[Candidate] = []
     excluded: list[Exclusion] = []
     for model in catalog:
@@ -156,20 +170,15 @@ def decide(
             excluded.append(exclusion)
             continue
         assert profile is not None
-        average = model.pricing.average
-        score, terms = score_model(
-            model,
-            profile,
-            classification,
-            settings,
-            previous_model_id=previous_model_id,
-            cost_bias=cost_bias,
-            speed_bias=speed_bias,
-            average_price=average,
+        features = features_for(model, settings)
+        points = score_points(model.id, profile, features, context)
+        candidates.append(
+            Candidate(model, features.tier, features.average_price, points, profile, features, context)
         )
-        candidates.append(Candidate(model.id, tier_of(average, settings), average, score, terms))
-    candidates.sort(key=lambda candidate: (-candidate.score, candidate.model_id))
-    excluded.sort(key=lambda exclusion: exclusion.model_id)
+    # Best score first, ties by model id: two stable sorts, no key tuples to allocate.
+    candidates.sort(key=_MODEL_ID)
+    candidates.sort(key=_SCORE, reverse=True)
+    excluded.sort(key=_MODEL_ID)
 
     weights = settings.weights_for(classification.complexity)
     chosen: Candidate | None = None
@@ -203,6 +212,10 @@ def decide(
             chosen = next(candidate for candidate in candidates if candidate.tier == tier)
 
     model_id = chosen.model_id if chosen is not None else settings.fallback_model_id
+    if chosen is not None:
+        model = chosen.model
+    else:
+        model = next((model for model in catalog if model.id == model_id), None)
     explanation = _explain(
         chosen=chosen,
         classification=classification,
@@ -218,7 +231,7 @@ def decide(
         explanation += f" (LLM classifier unavailable: {classifier_fallback}; used the local classifier.)"
     return Decision(
         model_id=model_id,
-        model=by_id.get(model_id),
+        model=model,
         classification=classification,
         classifier=classifier,
         classifier_fallback=classifier_fallback,

@@ -21,27 +21,35 @@ A speed-bonus pattern matches when it occurs in the model's id or name
 ``cost_bias`` and ``speed_bias`` run from 0 to 100; 50 applies the configured
 points as they are, 0 turns the term off, 100 doubles it.
 
+Every term is computed in one place (:func:`score_points`), as a flat tuple
+of floats; the human-readable breakdown (:func:`describe`) is built from
+those numbers only when someone reads it, so scoring 5,000 models allocates
+little. What does not depend on the message (price tier, cost ratio, speed
+points) is computed once per model and config (:func:`features_for`).
+
 Pure Python, no ORM. Scores are floats; prices stay ``Decimal`` until the
 cost ratio is taken.
 """
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from typing import NamedTuple
 
 from models_registry.types import ModelConfig
 
+from .tiers import tier_of
 from .types import Classification, Profile, RouterSettings
 
 NEUTRAL_BIAS = 50
+TERM_NAMES: tuple[str, ...] = ("category", "complexity", "cost", "speed", "sticky", "reasoning", "research")
 
 
 class Term(NamedTuple):
     """One term of a score: its name, its points and how they were found.
 
-    The description is formatted only when read (``detail``), so scoring a
-    large catalog does not format thousands of strings nobody looks at.
+    The description is formatted only when read (``detail``).
     """
 
     name: str
@@ -57,6 +65,18 @@ class Term(NamedTuple):
         return {"name": self.name, "points": round(self.points, 4), "detail": self.detail}
 
 
+class Features(NamedTuple):
+    """What the router knows about a model under a config, whatever the message."""
+
+    average_price: Decimal
+    tier: str
+    cost_ratio: float  # min(1, average price / mid threshold)
+    speed_points: float  # sum of the matching speed-bonus patterns' points
+    speed_matches: tuple[tuple[str, float], ...]
+    thinks: bool
+    researches: bool
+
+
 def speed_matches(model: ModelConfig, settings: RouterSettings) -> list[tuple[str, float]]:
     """The speed-bonus patterns that apply to ``model`` (sorted by pattern)."""
     model_id = model.id.lower()
@@ -69,8 +89,163 @@ def speed_matches(model: ModelConfig, settings: RouterSettings) -> list[tuple[st
     ]
 
 
-def _speed_names(matches: list[tuple[str, float]]) -> str:
+def model_features(model: ModelConfig, settings: RouterSettings) -> Features:
+    average = model.pricing.average
+    mid = settings.mid_threshold
+    matches = tuple(speed_matches(model, settings))
+    return Features(
+        average_price=average,
+        tier=tier_of(average, settings),
+        cost_ratio=1.0 if mid <= 0 or average >= mid else float(average / mid),
+        speed_points=float(sum(points for _, points in matches)),
+        speed_matches=matches,
+        thinks=model.supports_thinking,
+        researches=model.provider in settings.research_providers,
+    )
+
+
+# settings object → {model id → (model, features)}; a few configs at most are live at once
+# (the database's and the defaults during a rollout), older ones are dropped.
+_FEATURE_CACHES: list[tuple[RouterSettings, dict[str, tuple[ModelConfig, Features]]]] = []
+_FEATURE_CACHES_KEPT = 4
+_lock = threading.Lock()
+
+
+def _cache_for(settings: RouterSettings) -> dict[str, tuple[ModelConfig, Features]]:
+    for cached_settings, cache in _FEATURE_CACHES:
+        if cached_settings is settings:
+            return cache
+    with _lock:
+        cache = {}
+        _FEATURE_CACHES.insert(0, (settings, cache))
+        del _FEATURE_CACHES[_FEATURE_CACHES_KEPT:]
+    return cache
+
+
+def features_for(model: ModelConfig, settings: RouterSettings) -> Features:
+    """``model_features``, computed once per model object and settings object."""
+    cache = _cache_for(settings)
+    entry = cache.get(model.id)
+    if entry is not None and entry[0] is model:
+        return entry[1]
+    features = model_features(model, settings)
+    cache[model.id] = (model, features)
+    return features
+
+
+class Context(NamedTuple):
+    """The per-message factors of the formula, computed once per decision."""
+
+    classification: Classification
+    settings: RouterSettings
+    previous_model_id: str | None
+    cost_bias: int
+    speed_bias: int
+    secondary_share: float  # 0 when there is no secondary category
+    complexity_factor: float  # applied to strong models: simple_penalty - 1, boost - 1, or 0
+    cost_factor: float
+    speed_factor: float
+    reasoning_points: float
+    research_points: float
+
+
+def context_for(
+    classification: Classification,
+    settings: RouterSettings,
+    *,
+    previous_model_id: str | None = None,
+    cost_bias: int = NEUTRAL_BIAS,
+    speed_bias: int = NEUTRAL_BIAS,
+) -> Context:
+    complexity = classification.complexity
+    return Context(
+        classification=classification,
+        settings=settings,
+        previous_model_id=previous_model_id,
+        cost_bias=cost_bias,
+        speed_bias=speed_bias,
+        secondary_share=settings.secondary_share if classification.secondary is not None else 0.0,
+        complexity_factor=(
+            settings.simple_penalty - 1
+            if complexity == "simple"
+            else settings.complex_boost_multiplier - 1
+            if complexity == "complex"
+            else 0.0
+        ),
+        cost_factor=-settings.cost_penalty_points * (cost_bias / NEUTRAL_BIAS),
+        speed_factor=speed_bias / NEUTRAL_BIAS,
+        reasoning_points=settings.reasoning_bonus if classification.needs_reasoning else 0.0,
+        research_points=settings.research_bonus if classification.primary == "research" else 0.0,
+    )
+
+
+def score_points(model_id: str, profile: Profile, features: Features, ctx: Context) -> tuple[float, ...]:
+    """The points of every term, in ``TERM_NAMES`` order: the formula of the module docstring."""
+    scores = profile.scores
+    category = float(scores.get(ctx.classification.primary, 0))
+    if ctx.secondary_share:
+        category += ctx.secondary_share * scores.get(ctx.classification.secondary, 0)
+    return (
+        category,
+        category * ctx.complexity_factor if profile.quality >= ctx.settings.complex_boost_threshold else 0.0,
+        ctx.cost_factor * features.cost_ratio,
+        ctx.speed_factor * features.speed_points,
+        ctx.settings.stickiness_bonus if model_id == ctx.previous_model_id else 0.0,
+        ctx.reasoning_points if features.thinks else 0.0,
+        ctx.research_points if features.researches else 0.0,
+    )
+
+
+def _speed_names(matches: tuple[tuple[str, float], ...]) -> str:
     return ", ".join(f"{pattern} {points:+g}" for pattern, points in matches)
+
+
+def describe(
+    points: tuple[float, ...], profile: Profile, features: Features, ctx: Context
+) -> tuple[Term, ...]:
+    """The non-zero terms of ``points`` (the category always), each with how it was found."""
+    c, s = ctx.classification, ctx.settings
+    terms = []
+    for name, value in zip(TERM_NAMES, points, strict=True):
+        if not value and name != "category":
+            continue
+        if name == "category":
+            if ctx.secondary_share:
+                why, args = (
+                    "{} {} + {:g} x {} {}",
+                    (
+                        c.primary,
+                        profile.score(c.primary),
+                        ctx.secondary_share,
+                        c.secondary,
+                        profile.score(c.secondary),
+                    ),
+                )
+            else:
+                why, args = "{} {}", (c.primary, profile.score(c.primary))
+        elif name == "complexity":
+            multiplier = s.simple_penalty if c.complexity == "simple" else s.complex_boost_multiplier
+            why, args = (
+                "{} message, quality {} >= {}: x {:g}",
+                (
+                    c.complexity,
+                    profile.quality,
+                    s.complex_boost_threshold,
+                    multiplier,
+                ),
+            )
+        elif name == "cost":
+            why, args = "avg ${:f}/1M, cost bias {}", (features.average_price.normalize(), ctx.cost_bias)
+        elif name == "speed":
+            why, args = "{}; speed bias {}", (_speed_names(features.speed_matches), ctx.speed_bias)
+        elif name == "sticky":
+            why, args = "previous model", ()
+        elif name == "reasoning":
+            why, args = "needs reasoning, model thinks", ()
+        else:
+            why, args = "research task, provider searches the web", ()
+        terms.append(Term(name, value, why, args))
+    return tuple(terms)
 
 
 def score_model(
@@ -82,92 +257,15 @@ def score_model(
     previous_model_id: str | None = None,
     cost_bias: int = NEUTRAL_BIAS,
     speed_bias: int = NEUTRAL_BIAS,
-    average_price: Decimal | None = None,
 ) -> tuple[float, tuple[Term, ...]]:
-    """The score of ``model`` and its terms (see the module docstring for the formula).
-
-    ``average_price`` may be passed when the caller already computed it.
-    """
-    primary = profile.scores.get(classification.primary, 0)
-    secondary = classification.secondary
-    category = float(primary)
-    if secondary is not None and settings.secondary_share:
-        secondary_score = profile.scores.get(secondary, 0)
-        category += settings.secondary_share * secondary_score
-        terms = [
-            Term(
-                "category",
-                category,
-                "{} {} + {:g} x {} {}",
-                (classification.primary, primary, settings.secondary_share, secondary, secondary_score),
-            )
-        ]
-    else:
-        terms = [Term("category", category, "{} {}", (classification.primary, primary))]
-
-    if profile.quality >= settings.complex_boost_threshold:
-        if classification.complexity == "simple":
-            terms.append(
-                Term(
-                    "complexity",
-                    category * (settings.simple_penalty - 1),
-                    "simple message, quality {} >= {}: x {:g}",
-                    (profile.quality, settings.complex_boost_threshold, settings.simple_penalty),
-                )
-            )
-        elif classification.complexity == "complex":
-            terms.append(
-                Term(
-                    "complexity",
-                    category * (settings.complex_boost_multiplier - 1),
-                    "complex message, quality {} >= {}: x {:g}",
-                    (profile.quality, settings.complex_boost_threshold, settings.complex_boost_multiplier),
-                )
-            )
-
-    if settings.cost_penalty_points and cost_bias:
-        average = model.pricing.average if average_price is None else average_price
-        mid = settings.mid_threshold
-        ratio = 1.0 if mid <= 0 or average >= mid else float(average / mid)
-        points = -settings.cost_penalty_points * (cost_bias / NEUTRAL_BIAS) * ratio
-        if points:
-            terms.append(Term("cost", points, "avg ${:f}/1M, cost bias {}", (average.normalize(), cost_bias)))
-
-    if speed_bias and settings.speed_bonuses:
-        matches = speed_matches(model, settings)
-        if matches:
-            total = sum(points for _, points in matches) * (speed_bias / NEUTRAL_BIAS)
-            terms.append(
-                Term("speed", total, "{}; speed bias {}", (_LazyText(_speed_names, matches), speed_bias))
-            )
-
-    if settings.stickiness_bonus and previous_model_id is not None and model.id == previous_model_id:
-        terms.append(Term("sticky", settings.stickiness_bonus, "previous model"))
-    if settings.reasoning_bonus and classification.needs_reasoning and model.supports_thinking:
-        terms.append(Term("reasoning", settings.reasoning_bonus, "needs reasoning, model thinks"))
-    if (
-        settings.research_bonus
-        and classification.primary == "research"
-        and model.provider in settings.research_providers
-    ):
-        terms.append(
-            Term("research", settings.research_bonus, "research task, {} searches", (model.provider,))
-        )
-
-    score = 0.0
-    for term in terms:
-        score += term.points
-    return score, tuple(terms)
-
-
-class _LazyText:
-    """A string built on first ``str()``: keeps formatting out of the scoring loop."""
-
-    __slots__ = ("args", "build")
-
-    def __init__(self, build, *args) -> None:
-        self.build = build
-        self.args = args
-
-    def __format__(self, spec: str) -> str:
-        return format(self.build(*self.args), spec)
+    """The score of one model and its terms (the router scores many at once through the parts above)."""
+    ctx = context_for(
+        classification,
+        settings,
+        previous_model_id=previous_model_id,
+        cost_bias=cost_bias,
+        speed_bias=speed_bias,
+    )
+    features = model_features(model, settings)
+    points = score_points(model.id, profile, features, ctx)
+    return sum(points), describe(points, profile, features, ctx)

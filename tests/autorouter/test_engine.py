@@ -284,3 +284,38 @@ def test_bad_arguments_are_refused(defaults, three_tiers):
         route(catalog, profiles, defaults, cost_bias=101)
     with pytest.raises(ValueError):
         route(catalog, profiles, defaults, context_tokens=-1)
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["hi", "Prove that 17 is prime, step by step", "Latest news on fusion power?", "Write a Python class"],
+)
+def test_every_breakdown_adds_up_to_its_score(defaults, static_catalog, message):
+    from autorouter.classifier import classify
+    from autorouter.defaults import default_profiles
+    from autorouter.scoring import score_model
+
+    classification = classify(message, settings=defaults, previous_model_id="openai:gpt-5")
+    decision = decide(
+        message,
+        catalog=static_catalog.models,
+        profiles=default_profiles(),
+        settings=defaults,
+        classification=classification,
+        previous_model_id="openai:gpt-5",
+        cost_bias=70,
+        speed_bias=30,
+    )
+    by_id = static_catalog.by_id()
+    for candidate in decision.candidates:
+        assert candidate.score == pytest.approx(sum(term.points for term in candidate.terms))
+        alone, _ = score_model(
+            by_id[candidate.model_id],
+            default_profiles()[candidate.model_id],
+            classification,
+            defaults,
+            previous_model_id="openai:gpt-5",
+            cost_bias=70,
+            speed_bias=30,
+        )
+        assert candidate.score == alone
