@@ -161,6 +161,13 @@ class RouterConfigAdmin(HistoryAdmin):
             kwargs["queryset"] = AIModel.objects.order_by("model_id")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in {"router_model", "fallback_model"}:  # pick a model; editing one is elsewhere
+            for flag in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):
+                setattr(field.widget, flag, False)
+        return field
+
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         form = super().get_form(request, obj, change=change, **kwargs)
         if "seen_version" in form.base_fields and obj is not None:

@@ -43,3 +43,21 @@ def test_editor_tries_the_router(page, live_server, login, editor, router_seeded
     assert page.locator("#decision-sticky").is_visible()
     assert page.locator("#classification td[data-key=action]").inner_text() == "keep"
     screenshot("router-try-sticky")
+
+
+def test_editor_tunes_the_config_with_a_reason(page, live_server, login, editor, router_seeded, screenshot):
+    login(editor)
+    page.goto(f"{live_server.url}/admin/autorouter/routerconfig/")
+    page.wait_for_url("**/admin/autorouter/routerconfig/1/change/")
+    page.fill("#id_stickiness_bonus", "30")
+    page.click("input[name=_save]")
+    assert "This field is required" in page.locator(".field-reason .errorlist").inner_text()
+    page.fill("#id_stickiness_bonus", "30")
+    page.fill("#id_reason", "Fewer switches mid-conversation")
+    screenshot("router-config")
+    page.click("input[name=_save]")
+    assert "was changed successfully" in page.locator(".messagelist").inner_text()
+    page.click("text=History")
+    version = page.locator("#version-2")
+    assert "Fewer switches mid-conversation" in version.inner_text()
+    assert version.locator("tr[data-field=stickiness_bonus] td.new").inner_text() == "30"
