@@ -19,6 +19,8 @@ run: export DEBUG ?= 1
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_models
+	$(PY) manage.py seed_autorouter
+	$(PY) manage.py seed_model_profiles
 	$(PY) manage.py ensure_demo_superuser
 	$(PY) manage.py runserver 127.0.0.1:8000
 
@@ -32,10 +34,18 @@ migrate: install
 
 seed: migrate
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_models
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_autorouter
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_model_profiles
 
 lint: install
 	$(VENV)/bin/ruff check .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Benchmarks print figures; each sets up its own throwaway database.
+bench: install
+	$(PY) bench/registry_bench.py
+	$(PY) bench/admin_bench.py
+	$(PY) bench/router_bench.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache *.egg-info

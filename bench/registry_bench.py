@@ -6,8 +6,9 @@
 Measures a plain dict lookup (the baseline), get_model from the static source,
 get_model from the database source when warm, list_models(provider=...),
 calculate_cost, and the delay until a second process sees a committed write.
-The database named by DATABASE_URL is migrated and seeded; with SQLite a
-throwaway file is used.
+With ``DATABASE_URL`` set, a throwaway ``test_<name>`` database is created
+next to the named one and dropped at the end; without it a temporary SQLite
+file is used.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "bench")
-_tmpdir = tempfile.mkdtemp(prefix="registry-bench-")
-os.environ.setdefault("DATABASE_URL", f"sqlite:///{_tmpdir}/bench.sqlite3")
+USE_TEST_DATABASE = bool(os.environ.get("DATABASE_URL"))
+if not USE_TEST_DATABASE:
+    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='registry-bench-')}/bench.sqlite3"
 
 import django
 
@@ -35,6 +37,7 @@ django.setup()
 
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.test.utils import override_settings
 
 from models_registry import registry
@@ -56,8 +59,20 @@ def per_call_ns(fn, calls: int = CALLS) -> float:
     return statistics.median(samples)
 
 
+def _database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "postgresql":
+        return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return f"sqlite:///{db['NAME']}"
+
+
 def freshness_delay(model_id: str) -> float:
-    env = dict(os.environ, MODELS_REGISTRY_SOURCE="database", REGISTRY_REFRESH_SECONDS="1")
+    env = dict(
+        os.environ,
+        DATABASE_URL=_database_url(),
+        MODELS_REGISTRY_SOURCE="database",
+        REGISTRY_REFRESH_SECONDS="1",
+    )
     probe = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "freshness_probe.py"), model_id, "15"],
         env=env, stdout=subprocess.PIPE, text=True, cwd=ROOT,
@@ -77,6 +92,17 @@ def freshness_delay(model_id: str) -> float:
 
 
 def main() -> None:
+    test_db = None
+    if USE_TEST_DATABASE:
+        test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        run()
+    finally:
+        if test_db is not None:
+            connection.creation.destroy_test_db(test_db, verbosity=0)
+
+
+def run() -> None:
     call_command("migrate", verbosity=0)
     call_command("seed_models", verbosity=0, stdout=io.StringIO())
     db = settings.DATABASES["default"]

@@ -46,7 +46,8 @@ def current_version() -> int:
     return version or 0
 
 
-def _bump_shared() -> None:
+def bump_shared_version() -> None:
+    """Move the shared version, as any committed write (in any process) does."""
     if uses_redis():
         cache.add(CACHE_KEY, 0, timeout=None)
         cache.incr(CACHE_KEY)
@@ -65,7 +66,7 @@ def mark_local_snapshots_stale() -> None:
 
 def _after_commit() -> None:
     if uses_redis():
-        _bump_shared()
+        bump_shared_version()
     mark_local_snapshots_stale()
 
 
@@ -76,5 +77,5 @@ def bump_on_commit() -> None:
     commits (or rolls back) together with the data it announces.
     """
     if not uses_redis():
-        _bump_shared()
+        bump_shared_version()
     transaction.on_commit(_after_commit)

@@ -39,32 +39,9 @@ from .imports import (
     parse_import_text,
 )
 from .models import AIModel
+from .static_catalog import ENTRY_KEYS
 
 ENTRY_COLUMN = "entry"
-# Top-level keys of one model object, listed on the import page.
-FILE_KEYS = (
-    "id",
-    "provider",
-    "name",
-    "description",
-    "context_window",
-    "actual_model_id",
-    "is_local",
-    "pricing",
-    "capabilities",
-    "reasoning",
-    "gateway",
-    "host_order",
-    "knowledge_cutoff",
-    "user_friendly_description",
-    "best_for",
-    "benchmarks",
-    "speed_tier",
-    "is_pro",
-    "is_internal_only",
-    "is_experimental",
-    "status",
-)
 
 
 class CatalogJSON(Format):
@@ -149,7 +126,7 @@ class AIModelResource(resources.Resource):
 
     def get_import_fields(self) -> list[Field]:
         # Only used to list, on the import page, the keys a file may use.
-        return [Field(column_name=key) for key in FILE_KEYS]
+        return [Field(column_name=key) for key in ENTRY_KEYS]
 
     def get_export_headers(self, selected_fields: Any = None) -> list[str]:
         return [ENTRY_COLUMN]

@@ -30,7 +30,8 @@ from .types import (
 MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9._/-]*$")
 PROVIDER_SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
-_ENTRY_KEYS = {
+# Keys of one model entry, in the order files are written (export, the static catalog).
+ENTRY_KEYS: tuple[str, ...] = (
     "id",
     "provider",
     "name",
@@ -52,7 +53,7 @@ _ENTRY_KEYS = {
     "is_internal_only",
     "is_experimental",
     "status",
-}
+)
 _PRICING_KEYS = {"input", "output", "cached_input", "reasoning"}
 
 
@@ -129,7 +130,7 @@ def parse_entry(entry: Any, provider_names: Mapping[str, str] | None = None) -> 
     model_id = entry.get("id")
     if not isinstance(model_id, str) or not MODEL_ID_PATTERN.match(model_id):
         raise CatalogError(str(model_id or ""), "id", "must look like 'provider:model-name'")
-    unknown = sorted(set(entry) - _ENTRY_KEYS)
+    unknown = sorted(set(entry) - set(ENTRY_KEYS))
     if unknown:
         raise CatalogError(model_id, unknown[0], "is not a known field")
 
