@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import BaseModelFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -17,7 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from models_registry import registry
-from models_registry.history import versions_of
+from models_registry.admin.audited import AuditedAdmin
 from models_registry.models import AIModel
 from models_registry.types import format_money
 
@@ -32,75 +31,10 @@ HISTORY_TEMPLATE = "admin/autorouter/object_history.html"
 TERM_COLUMNS = ("category", "complexity", "cost", "speed", "sticky", "reasoning", "research")
 
 
-def _describe(value: Any) -> str:
-    from decimal import Decimal
-    from json import dumps
+class HistoryAdmin(AuditedAdmin):
+    """The shared audited history page, with the router's template (no revert links)."""
 
-    if value is None or value == "":
-        return "(empty)"
-    if isinstance(value, Decimal):
-        return format_money(value) or "0"
-    if isinstance(value, dict | list):
-        return dumps(value, ensure_ascii=False)
-    return str(value)
-
-
-def _label(model: type, name: str) -> str:
-    try:
-        return str(model._meta.get_field(name).verbose_name)
-    except Exception:  # not a field: show the name
-        return name
-
-
-def version_rows(instance: Any) -> list[dict[str, Any]]:
-    """Every version of ``instance``, newest first, with display-ready field changes."""
-    versions = versions_of(instance)
-    rows = []
-    for version in reversed(versions):
-        rows.append(
-            {
-                "number": version.number,
-                "change_type": version.change_type,
-                "changed_by": version.changed_by,
-                "reason": version.reason,
-                "at": version.at,
-                "is_latest": version.number == len(versions),
-                "changes": [
-                    {
-                        "field": change.field,
-                        "label": _label(type(instance), change.field),
-                        "old": _describe(change.old),
-                        "new": _describe(change.new),
-                    }
-                    for change in version.changes
-                    if change.field != "id"
-                ],
-            }
-        )
-    return rows
-
-
-class HistoryAdmin(admin.ModelAdmin):
-    """A history page built from ``versions_of``: who, when, why, and field-level diffs."""
-
-    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_or_change_permission(request, obj):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"History of {obj}",
-            "subtitle": None,
-            "module_name": str(self.opts.verbose_name_plural).capitalize(),
-            "object": obj,
-            "opts": self.opts,
-            "versions": version_rows(obj),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, HISTORY_TEMPLATE, context)
+    history_template = HISTORY_TEMPLATE
 
 
 @admin.register(RouterConfig)

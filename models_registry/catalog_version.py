@@ -18,6 +18,7 @@ write at once instead of after the next poll.
 from __future__ import annotations
 
 import itertools
+import logging
 
 from django.conf import settings
 from django.core.cache import cache
@@ -25,11 +26,14 @@ from django.db import transaction
 from django.db.models import F
 
 CACHE_KEY = "models_registry:catalog_version"
+logger = logging.getLogger(__name__)
 
 # Bumped in-process on every local commit; snapshots compare it on each read
 # (an integer comparison) to see their own process's writes immediately.
 _local_generation = itertools.count(1)
 local_generation: int = 0
+# Set when a committed write could not bump the Redis version; the next poll retries.
+_bump_owed = False
 
 
 def uses_redis() -> bool:
@@ -38,7 +42,11 @@ def uses_redis() -> bool:
 
 def current_version() -> int:
     """The latest committed catalog version. May raise if the store is unreachable."""
+    global _bump_owed
     if uses_redis():
+        if _bump_owed:  # a commit of ours could not announce itself: do it now
+            bump_shared_version()
+            _bump_owed = False
         return int(cache.get(CACHE_KEY) or 0)
     from .models import CatalogVersion
 
@@ -65,9 +73,14 @@ def mark_local_snapshots_stale() -> None:
 
 
 def _after_commit() -> None:
+    global _bump_owed
+    mark_local_snapshots_stale()  # first: this process sees its write whatever happens next
     if uses_redis():
-        bump_shared_version()
-    mark_local_snapshots_stale()
+        try:
+            bump_shared_version()
+        except Exception:  # the data is committed; tell the others as soon as Redis answers
+            _bump_owed = True
+            logger.warning("catalog version: Redis bump failed; will retry on the next poll", exc_info=True)
 
 
 def bump_on_commit() -> None:

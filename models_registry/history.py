@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
 # Audit columns change on every save; the history row already records them.
@@ -63,12 +64,21 @@ def _change_type(record: Any, changes: tuple[FieldChange, ...]) -> str:
     return UPDATED
 
 
+def _initial_value(record: Any, field: models.Field) -> Any:
+    if field.is_relation:
+        try:  # show a related row by name, as the later diffs do
+            return _display(getattr(record, field.name))
+        except ObjectDoesNotExist:
+            pass  # deleted since: its key is all there is
+    return getattr(record, field.attname)
+
+
 def _initial_changes(record: Any, excluded: set[str]) -> tuple[FieldChange, ...]:
     changes = []
     for field in record.instance_type._meta.fields:
         if field.name in excluded or field.primary_key or not hasattr(record, field.attname):
             continue  # audit columns, the key, and fields the history does not track
-        changes.append(FieldChange(field.name, None, getattr(record, field.attname)))
+        changes.append(FieldChange(field.name, None, _initial_value(record, field)))
     return tuple(changes)
 
 

@@ -36,8 +36,14 @@ KNOWN_FLAGS = (DB_MODELS_FLAG, ROUTER_CONFIG_FLAG)
 STAGES: tuple[int, ...] = (0, 1, 10, 50, 100)
 BUCKETS = 10_000
 
+MAX_FALLBACK_RATE = 0.01
+
 SOURCE_ROLLOUT, SOURCE_DATABASE, SOURCE_STATIC = "rollout", "database", "static"
 SOURCES = (SOURCE_ROLLOUT, SOURCE_DATABASE, SOURCE_STATIC)
+
+
+class RolloutRefused(Exception):
+    """A rollout change was refused; the message says why."""
 
 
 def _read_source_setting() -> str:
@@ -158,13 +164,17 @@ def next_stage(percent: Decimal) -> int | None:
     return next((stage for stage in STAGES if stage > percent), None)
 
 
-def set_flag_percent(flag_name: str, percent: Any, *, user: Any, reason: str):
+def set_flag_percent(
+    flag_name: str, percent: Any, *, user: Any, reason: str, expected_percent: Decimal | None = None
+):
     """Set a flag to ``percent`` (0..100) for the rollout, recording ``user`` and ``reason``.
 
     Creates the flag if needed. 100 is stored as waffle's "everyone on", 0 as
     "everyone off", anything between as a percentage. The new state reaches
     every process within the refresh interval; the monitoring counters start
-    a new period.
+    a new period. With ``expected_percent``, refuses (:class:`RolloutRefused`)
+    if the flag was moved meanwhile, so an ``advance`` cannot undo a rollback
+    that landed between its checks and its write.
     """
     from .models import RolloutFlag
     from .services import require_reason, save_with_history
@@ -177,6 +187,10 @@ def set_flag_percent(flag_name: str, percent: Any, *, user: Any, reason: str):
         flag = RolloutFlag.objects.select_for_update().filter(name=flag_name).first()
         if flag is None:  # first use: the flag is created by this change, with its reason
             flag = RolloutFlag(name=flag_name, superusers=False, note="Managed by `manage.py rollout`.")
+        if expected_percent is not None:
+            now = effective_percent(flag.everyone, flag.percent) if flag.pk else Decimal(0)
+            if now != expected_percent:
+                raise RolloutRefused(f"{flag_name} moved to {now}% meanwhile; nothing changed")
         if percent >= 100:
             flag.everyone, flag.percent = True, None
         elif percent <= 0:
@@ -207,13 +221,6 @@ def _on_setting_changed(*, setting: str, **kwargs) -> None:
 setting_changed.connect(_on_setting_changed)
 
 
-MAX_FALLBACK_RATE = 0.01
-
-
-class RolloutRefused(Exception):
-    """``advance`` was refused; the message says why."""
-
-
 def advance_flag(flag_name: str, *, user: Any, reason: str, force: bool = False) -> Decimal:
     """Move the flag to the next stage (0 → 1 → 10 → 50 → 100) and return the new percentage.
 
@@ -242,7 +249,7 @@ def advance_flag(flag_name: str, *, user: Any, reason: str, force: bool = False)
             raise RolloutRefused(
                 f"not advancing {flag_name} from {current}% to {target}%: " + "; ".join(problems)
             )
-    set_flag_percent(flag_name, target, user=user, reason=reason)
+    set_flag_percent(flag_name, target, user=user, reason=reason, expected_percent=current)
     return Decimal(target)
 
 

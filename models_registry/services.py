@@ -45,6 +45,11 @@ def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:
     obj.save()
 
 
+def refresh_locked(obj: models.Model) -> None:
+    """Reload ``obj`` from the database and lock its row until the transaction ends."""
+    obj.refresh_from_db(from_queryset=type(obj)._default_manager.select_for_update())
+
+
 def create_provider(*, slug: str, name: str, user: Any, reason: str) -> Provider:
     return save_new_provider(Provider(slug=slug, name=name), user=user, reason=reason)
 
@@ -61,9 +66,10 @@ def save_new_provider(provider: Provider, *, user: Any, reason: str) -> Provider
 def update_provider(provider: Provider, *, user: Any, reason: str, changes: Mapping[str, Any]) -> Provider:
     """Apply ``changes`` (field → new value) to ``provider`` as one new version."""
     reason = require_reason(reason)
-    for name, value in changes.items():
-        setattr(provider, name, value)
     with transaction.atomic():
+        refresh_locked(provider)
+        for name, value in changes.items():
+            setattr(provider, name, value)
         save_with_history(provider, user=user, reason=reason)
         bump_on_commit()
     return provider
@@ -154,9 +160,10 @@ def update_model(
     if "model_id" in changes and changes["model_id"] != model.model_id:
         raise ValidationError({"model_id": "The model id cannot be changed after creation."})
     with transaction.atomic():
+        # Lock the row and start from what is stored, so two editors that both saw
+        # version N cannot both save N+1, and no stale in-memory field is written back.
+        refresh_locked(model)
         if expected_version is not None:
-            # Lock the row so two editors that both saw version N cannot both save N+1.
-            list(AIModel.objects.select_for_update().filter(pk=model.pk).values_list("pk", flat=True))
             check_not_stale(model, expected_version)
         for name, value in changes.items():
             setattr(model, name, value)
@@ -199,6 +206,7 @@ def _set_status(models_to_change: Iterable[AIModel], status: str, *, user: Any, 
     changed = []
     with transaction.atomic():
         for model in models_to_change:
+            refresh_locked(model)  # an edit saved since the page loaded is kept, not overwritten
             if model.status == status:
                 continue
             model.status = status
@@ -313,15 +321,14 @@ def seed_models(
     with transaction.atomic():
         for config in to_create:
             try:
+                provider = providers.get(config.provider)
+                new_provider = provider is None
                 with transaction.atomic():  # a savepoint, so one failure leaves the rest usable
-                    provider = providers.get(config.provider)
-                    if provider is None:
+                    if new_provider:
                         provider = Provider(
                             slug=config.provider, name=provider_names.get(config.provider, config.provider)
                         )
                         save_with_history(provider, user=user, reason=reason)
-                        providers[config.provider] = provider
-                        result.providers_created.append(provider.slug)
                     model = AIModel(
                         provider=provider,
                         created_by=user,
@@ -329,6 +336,9 @@ def seed_models(
                         **field_values_from_config(config),
                     )
                     save_with_history(model, user=user, reason=reason)
+                if new_provider:  # only once its savepoint held: a rolled-back provider is not reused
+                    providers[config.provider] = provider
+                    result.providers_created.append(provider.slug)
                 result.created.append(config.id)
             except ValidationError as exc:
                 result.errors[config.id] = "; ".join(

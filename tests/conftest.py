@@ -66,8 +66,13 @@ def fresh_registry_snapshots():
     test's data. (Writes inside a test reach the snapshots through
     ``django_capture_on_commit_callbacks(execute=True)``, as a commit would.)
     """
+    from models_registry import monitoring
     from models_registry.snapshot import invalidate_all
 
     invalidate_all()
+    # Read counters too: one test's fallbacks must not gate another test's `rollout advance`.
+    for name in monitoring.pending:
+        monitoring.pending[name] = 0
+    monitoring.start_new_period()
     yield
     invalidate_all()

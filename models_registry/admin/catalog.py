@@ -37,13 +37,11 @@ from ..forms import (
     ReasonForm,
     RevertForm,
 )
-from ..history import CREATED, versions_of
 from ..imports import ImportFileError
 from ..models import CAPABILITY_FIELDS, AIModel, Provider
 from ..resources import AIModelResource, CatalogJSON
 from ..types import format_money
-
-HISTORY_TEMPLATE = "admin/models_registry/aimodel/object_history.html"
+from .audited import AuditedAdmin, field_label
 
 # Short labels for the capability tags of the model list.
 CAPABILITY_TAGS = {
@@ -66,99 +64,15 @@ def error_lines(error: ValidationError) -> list[str]:
     return list(error.messages)
 
 
-def _field_label(model: type, name: str) -> str:
-    try:
-        return str(model._meta.get_field(name).verbose_name)
-    except Exception:  # a name that is not a field (should not happen): show it as is
-        return name
-
-
-def version_rows(instance: Any, *, revert_url_name: str | None) -> list[dict[str, Any]]:
-    """Every version of ``instance``, newest first, with display-ready field changes."""
-    versions = versions_of(instance)
-    provider_ids = {
-        change.new
-        for version in versions
-        if version.change_type == CREATED
-        for change in version.changes
-        if change.field == "provider"
-    }
-    # Version 1 lists raw column values; show providers by name like the later diffs do.
-    provider_names = (
-        {p.pk: str(p) for p in Provider.objects.filter(pk__in=provider_ids)} if provider_ids else {}
-    )
-    model = type(instance)
-    rows = []
-    for version in reversed(versions):
-        changes = []
-        for change in version.changes:
-            new = provider_names.get(change.new, change.new) if change.field == "provider" else change.new
-            changes.append(
-                {
-                    "field": change.field,
-                    "label": _field_label(model, change.field),
-                    "old": services.describe_value(change.old),
-                    "new": services.describe_value(new),
-                }
-            )
-        is_latest = version.number == len(versions)
-        rows.append(
-            {
-                "number": version.number,
-                "change_type": version.change_type,
-                "changed_by": version.changed_by,
-                "reason": version.reason,
-                "at": version.at,
-                "changes": changes,
-                "is_latest": is_latest,
-                "revert_url": (
-                    reverse(revert_url_name, args=[instance.pk, version.number])
-                    if revert_url_name and not is_latest
-                    else None
-                ),
-            }
-        )
-    return rows
-
-
-class AuditedAdmin(admin.ModelAdmin):
-    """Shared behaviour: no deletes, a history page built from ``versions_of``."""
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # deprecate instead: ids stay resolvable for old conversations
-
+class CatalogAdmin(AuditedAdmin):
     def can_save(self, request: HttpRequest, obj: Any) -> bool:
         return (
             self.has_change_permission(request, obj) if obj is not None else self.has_add_permission(request)
         )
 
-    def revert_url_name(self, request: HttpRequest, obj: Any) -> str | None:
-        return None
-
-    def history_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
-    ) -> HttpResponse:
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_or_change_permission(request, obj):
-            raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"History of {obj}",
-            "subtitle": None,
-            "module_name": str(self.opts.verbose_name_plural).capitalize(),
-            "object": obj,
-            "opts": self.opts,
-            "versions": version_rows(obj, revert_url_name=self.revert_url_name(request, obj)),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, HISTORY_TEMPLATE, context)
-
 
 @admin.register(Provider)
-class ProviderAdmin(AuditedAdmin):
+class ProviderAdmin(CatalogAdmin):
     form = ProviderForm
     list_display = ("slug", "name", "updated_at")
     search_fields = ("slug", "name")
@@ -180,7 +94,7 @@ class ProviderAdmin(AuditedAdmin):
 
 
 @admin.register(AIModel)
-class AIModelAdmin(ImportExportMixin, AuditedAdmin):
+class AIModelAdmin(ImportExportMixin, CatalogAdmin):
     form = AIModelForm
     change_list_template = "admin/models_registry/aimodel/change_list.html"
 
@@ -381,7 +295,7 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
             raise Http404(f"{obj} has no version {number}")
         changes = [
             {
-                "label": _field_label(AIModel, change.field),
+                "label": field_label(AIModel, change.field),
                 "current": services.describe_value(change.old),
                 "target": services.describe_value(change.new),
             }

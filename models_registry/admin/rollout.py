@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from simple_history.admin import SimpleHistoryAdmin
 
 from .. import monitoring
 from ..models import RolloutFlag
@@ -30,6 +29,7 @@ from ..rollout import (
     source_setting,
     stage_history,
 )
+from .audited import AuditedAdmin
 
 
 class RolloutChangeForm(forms.Form):
@@ -43,7 +43,7 @@ class RolloutChangeForm(forms.Form):
 
 
 @admin.register(RolloutFlag)
-class RolloutFlagAdmin(SimpleHistoryAdmin):
+class RolloutFlagAdmin(AuditedAdmin):
     list_display = ("name", "percent_display", "modified")
     readonly_fields = ("name", "everyone", "percent", "note", "created", "modified")
     fields = readonly_fields
@@ -56,9 +56,6 @@ class RolloutFlagAdmin(SimpleHistoryAdmin):
         return f"{effective_percent(flag.everyone, flag.percent)}%"
 
     def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:

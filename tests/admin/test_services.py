@@ -144,3 +144,21 @@ def test_writes_bump_the_catalog_version(gpt, editor, django_capture_on_commit_c
         services.deprecate_models([gpt], user=editor, reason="Bump")
         services.revert_model(gpt, to_version=1, user=editor, reason="Bump")
     assert catalog_version.current_version() == before + 3
+
+
+def test_deprecating_a_stale_instance_keeps_an_edit_saved_meanwhile(gpt, editor, superuser):
+    stale = AIModel.objects.get(pk=gpt.pk)  # loaded by the deprecate page before the edit below
+    services.update_model(gpt, user=superuser, reason="price drop", changes={"input_price": Decimal("1")})
+    services.deprecate_models([stale], user=editor, reason="superseded")
+    stored = AIModel.objects.get(pk=gpt.pk)
+    assert stored.status == "deprecated"
+    assert stored.input_price == Decimal("1")
+    assert [v.changed_fields for v in versions_of(stored)][-1] == ("status",)
+
+
+def test_an_update_applies_only_its_changes_to_what_is_stored(gpt, editor, superuser):
+    stale = AIModel.objects.get(pk=gpt.pk)
+    services.update_model(gpt, user=superuser, reason="price drop", changes={"input_price": Decimal("1")})
+    services.update_model(stale, user=editor, reason="rename", changes={"name": "GPT-5 (2025)"})
+    stored = AIModel.objects.get(pk=gpt.pk)
+    assert (stored.name, stored.input_price) == ("GPT-5 (2025)", Decimal("1"))

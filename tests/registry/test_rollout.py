@@ -171,3 +171,16 @@ def test_advance_refuses_when_fallbacks_exceed_one_percent(seeded):
         call_command("rollout", "advance", "--reason", "go")
     monitoring.start_new_period()  # a new stage starts a new period
     call_command("rollout", "advance", "--reason", "go")
+
+
+@pytest.mark.django_db
+def test_a_change_based_on_a_stale_percentage_is_refused():
+    from decimal import Decimal
+
+    from models_registry.rollout import RolloutRefused
+
+    set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%")
+    rollback_flag(DB_MODELS_FLAG, user=None, reason="incident")  # lands while an advance is checking
+    with pytest.raises(RolloutRefused, match="meanwhile"):
+        set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="advance", expected_percent=Decimal(10))
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).everyone is False

@@ -56,3 +56,13 @@ def test_editors_and_viewers_cannot_see_or_change_the_rollout(client, editor, vi
         response = client.post(URL, {"flag": DB_MODELS_FLAG, "action": "rollback", "reason": "x"})
         assert response.status_code == 403
     assert not RolloutFlag.objects.exists()
+
+
+def test_no_history_form_can_revert_a_flag_without_a_reason(client, superuser):
+    flag = set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="half")
+    set_flag_percent(DB_MODELS_FLAG, 0, user=None, reason="rollback")
+    first = flag.history.order_by("history_id").first()
+    client.force_login(superuser)
+    client.post(f"/admin/models_registry/rolloutflag/{flag.pk}/history/{first.history_id}/", {})
+    flag.refresh_from_db()
+    assert flag.everyone is False and flag.history.count() == 2
