@@ -102,12 +102,6 @@ class RouterConfigAdmin(HistoryAdmin):
                 setattr(field.widget, flag, False)
         return field
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
-        form = super().get_form(request, obj, change=change, **kwargs)
-        if "seen_version" in form.base_fields and obj is not None:
-            form.base_fields["seen_version"].initial = services.config_version_number(obj)
-        return form
-
     def save_model(
         self, request: HttpRequest, obj: RouterConfig, form: RouterConfigForm, change: bool
     ) -> None:
@@ -115,7 +109,7 @@ class RouterConfigAdmin(HistoryAdmin):
             obj,
             user=request.user,
             reason=form.cleaned_data["reason"],
-            expected_version=form.cleaned_data.get("seen_version"),
+            expected_version=form.cleaned_data["seen_version"],
         )
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -179,7 +173,7 @@ class RouterConfigAdmin(HistoryAdmin):
         """Route a typed message under the saved config and show the whole decision."""
         if not request.user.has_perm("autorouter.try_router"):
             raise PermissionDenied
-        catalog = registry.list_models(status=None, include_internal=True, subject=request.user)
+        catalog = registry.list_models(status=None, include_internal=True, source="database")
         form = TryRouterForm(request.POST or None, model_ids=[model.id for model in catalog])
         decision = None
         note = ""

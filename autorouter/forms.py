@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from . import services
 from .models import PARAMETER_FIELDS, ModelProfile, RouterConfig
 from .types import CATEGORIES
 
@@ -83,11 +84,17 @@ class RouterConfigForm(forms.ModelForm):
     )
     reason = reason_field()
     # The version the editor opened; saving over a newer one is refused (services.EditConflict).
-    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    seen_version = forms.IntegerField(widget=forms.HiddenInput)
 
     class Meta:
         model = RouterConfig
         fields = PARAMETER_FIELDS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and not self.is_bound:
+            # Per form, not on the shared field: concurrent requests must not see each other's value.
+            self.initial["seen_version"] = services.config_version_number(self.instance)
 
 
 class ModelProfileForm(forms.ModelForm):

@@ -95,7 +95,14 @@ def route_with_state(
     ``classification`` reuses an earlier one (retries do not classify again);
     ``classifier`` overrides ``AUTOROUTER_CLASSIFIER``.
     """
-    catalog = registry.list_models(status=None, include_internal=True, subject=subject)
+    # The saved config routes over the saved catalog (what an editor tunes on the
+    # try page or the CLI); otherwise the subject's rollout decides the catalog.
+    catalog = registry.list_models(
+        status=None,
+        include_internal=True,
+        subject=subject,
+        source="database" if state.source == "database" else None,
+    )
     classifier_fallback = None
     if classification is None:
         catalog_by_id = {model.id: model for model in catalog}

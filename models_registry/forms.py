@@ -200,4 +200,4 @@ class CatalogImportForm(ImportForm):
 class CatalogConfirmImportForm(ConfirmImportForm):
     reason = forms.CharField(widget=forms.HiddenInput, required=False)
     # What the preview showed; the confirm step refuses if applying the file would now differ.
-    plan_digest = forms.CharField(widget=forms.HiddenInput, required=False)
+    plan_digest = forms.CharField(widget=forms.HiddenInput)

@@ -83,9 +83,9 @@ def source_for(subject: Any = None) -> Source:
     return SOURCE_DATABASE if flag_is_active(DB_MODELS_FLAG, subject) else SOURCE_STATIC
 
 
-def _index_for(subject: Any) -> CatalogIndex:
+def _index_for(subject: Any, source: Source | None = None) -> CatalogIndex:
     # The hot path of every read: counters are bumped on the plain dict directly.
-    if flag_is_active(DB_MODELS_FLAG, subject):
+    if source == SOURCE_DATABASE or (source is None and flag_is_active(DB_MODELS_FLAG, subject)):
         try:
             index = database_snapshot.get()
         except SnapshotUnavailable:
@@ -116,15 +116,19 @@ def list_models(
     capability: str | Iterable[str] | None = None,
     include_internal: bool = False,
     subject: Any = None,
+    source: Source | None = None,
 ) -> list[ModelConfig]:
     """Models ordered by id.
 
     By default only what a user may select: active and beta, not internal-only.
     ``status`` names one status to list only that, or ``None`` for all;
     ``capability`` is one capability name or several (all required);
-    ``include_internal=True`` adds internal-only models.
+    ``include_internal=True`` adds internal-only models. ``source`` forces
+    ``"database"`` or ``"static"`` instead of the subject's rollout (admin tools).
     """
-    return _index_for(subject).list(
+    if source is not None and source not in (SOURCE_DATABASE, SOURCE_STATIC):
+        raise ValueError(f"source must be 'database' or 'static', not {source!r}")
+    return _index_for(subject, source).list(
         provider=provider, status=status, capability=capability, include_internal=include_internal
     )
 

@@ -497,7 +497,7 @@ class AIModelAdmin(ImportExportMixin, CatalogAdmin):
         kwargs = super().get_import_data_kwargs(**kwargs)
         cleaned = getattr(form, "cleaned_data", None) or {}
         kwargs["reason"] = cleaned.get("reason", "")
-        kwargs["expected_digest"] = cleaned.get("plan_digest", "")
+        kwargs["expected_digest"] = cleaned.get("plan_digest", "")  # required on the confirm form
         return kwargs
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:

@@ -175,7 +175,13 @@ def test_exported_file_reimports_as_a_no_op(editor_client, seeded):
 
 
 def test_an_expired_upload_imports_nothing(editor_client, gpt):
-    data = {"import_file_name": "gone", "original_file_name": "x.json", "format": "0", "resource": "0"}
+    data = {
+        "import_file_name": "gone",
+        "original_file_name": "x.json",
+        "format": "0",
+        "resource": "0",
+        "plan_digest": "seen-in-preview",
+    }
     response = editor_client.post(url("process_import"), data, follow=True)
     assert "Nothing was imported: The uploaded file is no longer available" in response.text
 
@@ -195,3 +201,11 @@ def test_import_through_the_shared_cache_storage(editor_client, settings, gpt):
     done = confirm(editor_client, preview)
     assert "Import finished: 0 new, 1 updated, 0 unchanged." in done.text
     assert AIModel.objects.get(pk=gpt.pk).name == "Via cache"
+
+
+def test_a_confirm_without_the_previewed_plan_is_refused(editor_client, gpt):
+    preview = upload(editor_client, json.dumps([{"id": "openai:gpt-test", "name": "Sneaky"}]))
+    assert preview.status_code == 200
+    data = {"import_file_name": "whatever", "original_file_name": "x.json", "format": "0", "resource": "0"}
+    editor_client.post(url("process_import"), data, follow=True)
+    assert AIModel.objects.get(pk=gpt.pk).name != "Sneaky"

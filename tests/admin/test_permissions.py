@@ -45,13 +45,16 @@ def _action(name: str, **fields) -> Callable:
 
 
 def _confirm_import(client, world: World):
+    entries = [entry("openai:gpt-imported")]
     storage = site._registry[AIModel].get_tmp_storage_class()(encoding="utf-8-sig", read_mode="r")
-    storage.save(json.dumps([entry("openai:gpt-imported")]).encode())
+    storage.save(json.dumps(entries).encode())
+    preview = services.import_models(entries, user=None, reason="preview", dry_run=True)
     data = {
         "import_file_name": storage.name,
         "original_file_name": "models.json",
         "format": "0",
         "resource": "0",
+        "plan_digest": preview.plan.digest,  # what the preview page hands the confirm step
     }
     return client.post(url("process_import"), data)
 

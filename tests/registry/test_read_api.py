@@ -136,3 +136,13 @@ def test_rollout_reads_run_no_query_once_warm(
         for subject in range(200):
             registry.get_model("openai:gpt-5", subject=subject)
     assert sources == {"database", "static"}
+
+
+def test_admin_tools_can_force_the_source(seeded, settings):
+    settings.MODELS_REGISTRY_SOURCE = "static"
+    AIModel.objects.filter(model_id="openai:gpt-5").update(name="Renamed in the database")
+    forced = {m.id: m for m in registry.list_models(source="database", status=None)}
+    assert forced["openai:gpt-5"].name == "Renamed in the database"
+    assert {m.id: m for m in registry.list_models(status=None)}["openai:gpt-5"].name == "GPT-5"
+    with pytest.raises(ValueError):
+        registry.list_models(source="cache")
