@@ -246,26 +246,3 @@ def describe(
             why, args = "research task, provider searches the web", ()
         terms.append(Term(name, value, why, args))
     return tuple(terms)
-
-
-def score_model(
-    model: ModelConfig,
-    profile: Profile,
-    classification: Classification,
-    settings: RouterSettings,
-    *,
-    previous_model_id: str | None = None,
-    cost_bias: int = NEUTRAL_BIAS,
-    speed_bias: int = NEUTRAL_BIAS,
-) -> tuple[float, tuple[Term, ...]]:
-    """The score of one model and its terms (the router scores many at once through the parts above)."""
-    ctx = context_for(
-        classification,
-        settings,
-        previous_model_id=previous_model_id,
-        cost_bias=cost_bias,
-        speed_bias=speed_bias,
-    )
-    features = model_features(model, settings)
-    points = score_points(model.id, profile, features, ctx)
-    return sum(points), describe(points, profile, features, ctx)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .types import ModelConfig, Pricing, freeze_json
+from .types import CAPABILITY_FIELDS, ModelConfig, Pricing, freeze_json, thaw_json
 
 if TYPE_CHECKING:
     from .models import AIModel
@@ -50,8 +50,6 @@ def config_from_model(row: AIModel) -> ModelConfig:
 
 def field_values_from_config(config: ModelConfig) -> dict[str, Any]:
     """Column values for an ``AIModel`` built from a config (everything but ``provider``)."""
-    from .models import CAPABILITY_FIELDS
-    from .types import thaw_json
 
     values: dict[str, Any] = {
         "model_id": config.id,

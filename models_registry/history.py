@@ -14,17 +14,12 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
+from .types import FieldChange
+
 # Audit columns change on every save; the history row already records them.
 AUDIT_FIELDS = ("created_at", "updated_at", "created_by", "updated_by")
 
 CREATED, UPDATED, DEPRECATED, DELETED = "created", "updated", "deprecated", "deleted"
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    field: str
-    old: Any
-    new: Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conversions import field_values_from_config
-from .history import FieldChange
 from .static_catalog import CatalogError, parse_entry
-from .types import ModelConfig, format_money
+from .types import FieldChange, ModelConfig, format_money
 
 NEW, UPDATE, UNCHANGED = "new", "update", "unchanged"
 

@@ -17,7 +17,7 @@ from waffle.models import AbstractUserFlag
 
 from .reasoning import reasoning_config_errors
 from .static_catalog import MODEL_ID_PATTERN
-from .types import CAPABILITIES
+from .types import CAPABILITIES, CAPABILITY_FIELDS
 
 
 class Provider(models.Model):
@@ -68,14 +68,6 @@ def _price_field(verbose_name: str, *, optional: bool = False) -> models.Decimal
     )
 
 
-# Model field name → capability name used by the chat app.
-CAPABILITY_FIELDS: dict[str, str] = {
-    "supports_vision": "vision",
-    "supports_function_calling": "function-calling",
-    "supports_thinking": "thinking",
-    "supports_extended_thinking": "extended-thinking",
-    "supports_image_generation": "image-generation",
-}
 assert tuple(CAPABILITY_FIELDS.values()) == CAPABILITIES
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -31,6 +32,8 @@ PERIOD_KEY = "models_registry:monitoring:period"
 # Plain dict with every key present: the cheapest thing to bump on a hot path.
 pending: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
 _lock = threading.Lock()
+WARN_EVERY_SECONDS = 60.0
+_warned_at = float("-inf")
 
 
 def count(name: str, amount: int = 1) -> None:
@@ -59,8 +62,12 @@ def flush() -> None:
                 cache.add(key, 0, timeout=None)
                 cache.incr(key, amount)
                 pending[name] -= amount
-        except Exception:  # the cache being down must not break reads
-            logger.warning("registry monitoring: could not flush counters to the cache", exc_info=True)
+        except Exception as exc:  # the cache being down must not break reads
+            global _warned_at
+            now = time.monotonic()
+            if now - _warned_at >= WARN_EVERY_SECONDS:  # once a minute, not on every refresh
+                _warned_at = now
+                logger.warning("registry monitoring: counters kept in memory, cache unreachable (%s)", exc)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,14 @@ CAPABILITIES: tuple[str, ...] = (
     "extended-thinking",
     "image-generation",
 )
+# AIModel boolean column → capability name used by the chat app.
+CAPABILITY_FIELDS: dict[str, str] = {
+    "supports_vision": "vision",
+    "supports_function_calling": "function-calling",
+    "supports_thinking": "thinking",
+    "supports_extended_thinking": "extended-thinking",
+    "supports_image_generation": "image-generation",
+}
 STATUSES: tuple[str, ...] = ("active", "beta", "deprecated")
 SELECTABLE_STATUSES: frozenset[str] = frozenset({"active", "beta"})
 GATEWAYS: tuple[str, ...] = ("vercel", "openrouter")
@@ -53,6 +61,15 @@ def thaw_json(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [thaw_json(item) for item in value]
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field of one version: its value before and after."""
+
+    field: str
+    old: Any
+    new: Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,7 +293,6 @@ def test_bad_arguments_are_refused(defaults, three_tiers):
 def test_every_breakdown_adds_up_to_its_score(defaults, static_catalog, message):
     from autorouter.classifier import classify
     from autorouter.defaults import default_profiles
-    from autorouter.scoring import score_model
 
     classification = classify(message, settings=defaults, previous_model_id="openai:gpt-5")
     decision = decide(
@@ -306,16 +305,6 @@ def test_every_breakdown_adds_up_to_its_score(defaults, static_catalog, message)
         cost_bias=70,
         speed_bias=30,
     )
-    by_id = static_catalog.by_id()
+    assert decision.candidates
     for candidate in decision.candidates:
         assert candidate.score == pytest.approx(sum(term.points for term in candidate.terms))
-        alone, _ = score_model(
-            by_id[candidate.model_id],
-            default_profiles()[candidate.model_id],
-            classification,
-            defaults,
-            previous_model_id="openai:gpt-5",
-            cost_bias=70,
-            speed_bias=30,
-        )
-        assert candidate.score == alone
