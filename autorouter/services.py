@@ -12,12 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from models_registry.catalog_version import bump_on_commit
 from models_registry.models import AIModel
-from models_registry.services import require_reason, save_with_history
+from models_registry.services import (  # noqa: F401  (EditConflict is part of this API)
+    EditConflict,
+    check_not_stale,
+    require_reason,
+    save_with_history,
+    version_number,
+)
 
 from .conversions import field_values_from_profile, field_values_from_settings
 from .decision import Decision
@@ -35,13 +40,9 @@ def get_config() -> RouterConfig | None:
     return RouterConfig.objects.filter(pk=SINGLETON_ID).first()
 
 
-class EditConflict(ValidationError):
-    """The config changed after the editor opened it; saving would silently undo that change."""
-
-
 def config_version_number(config: RouterConfig) -> int:
     """How many versions the config has (the number of the current one)."""
-    return config.history.count()
+    return version_number(config)
 
 
 def save_config(
@@ -57,14 +58,8 @@ def save_config(
     config.updated_by = user
     with transaction.atomic():
         if expected_version is not None:
-            locked = RouterConfig.objects.select_for_update().get(pk=SINGLETON_ID)
-            current = config_version_number(locked)
-            if current != expected_version:
-                raise EditConflict(
-                    f"The router config was changed after you opened it (you edited version "
-                    f"{expected_version}, it is now at version {current}). Nothing was saved; "
-                    "the page now shows the current values."
-                )
+            # Same rule as the catalog: refuse, listing what changed since the editor opened it.
+            check_not_stale(RouterConfig.objects.select_for_update().get(pk=SINGLETON_ID), expected_version)
         save_with_history(config, user=user, reason=reason)
         bump_on_commit()
     return config

@@ -28,12 +28,17 @@ def normalize_capabilities(capability: str | Iterable[str] | None) -> frozenset[
 class CatalogIndex:
     models: tuple[ModelConfig, ...]  # sorted by id
     by_id: dict[str, ModelConfig]  # never mutated after build
+    providers: frozenset[str]
     _list_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, models: Iterable[ModelConfig]) -> CatalogIndex:
         ordered = tuple(sorted(models, key=lambda model: model.id))
-        return cls(models=ordered, by_id={model.id: model for model in ordered})
+        return cls(
+            models=ordered,
+            by_id={model.id: model for model in ordered},
+            providers=frozenset(model.provider for model in ordered),
+        )
 
     def get(self, model_id: str) -> ModelConfig | None:
         return self.by_id.get(model_id)
@@ -48,6 +53,8 @@ class CatalogIndex:
     ) -> list[ModelConfig]:
         """Models matching every filter, by id. Results are memoized per filter combination."""
         capabilities = normalize_capabilities(capability)
+        if provider is not None and provider not in self.providers:
+            return []  # not memoized: callers' arbitrary strings must not grow the cache
         cache_key = (provider, status, capabilities, include_internal)
         cached = self._list_cache.get(cache_key)
         if cached is None:

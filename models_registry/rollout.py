@@ -171,8 +171,8 @@ def set_flag_percent(
 
     Creates the flag if needed. 100 is stored as waffle's "everyone on", 0 as
     "everyone off", anything between as a percentage. The new state reaches
-    every process within the refresh interval; the monitoring counters start
-    a new period. With ``expected_percent``, refuses (:class:`RolloutRefused`)
+    every process within the refresh interval; for ``use_db_models`` the read
+    counters start a new period. With ``expected_percent``, refuses (:class:`RolloutRefused`)
     if the flag was moved meanwhile, so an ``advance`` cannot undo a rollback
     that landed between its checks and its write.
     """
@@ -199,7 +199,8 @@ def set_flag_percent(
             flag.everyone, flag.percent = None, percent
         save_with_history(flag, user=user, reason=reason)
         bump_on_commit()
-        transaction.on_commit(monitoring.start_new_period)
+        if flag_name == DB_MODELS_FLAG:  # the read counters describe the registry's source
+            transaction.on_commit(monitoring.start_new_period)
     return flag
 
 

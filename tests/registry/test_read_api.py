@@ -146,3 +146,8 @@ def test_admin_tools_can_force_the_source(seeded, settings):
     assert {m.id: m for m in registry.list_models(status=None)}["openai:gpt-5"].name == "GPT-5"
     with pytest.raises(ValueError):
         registry.list_models(source="cache")
+
+
+def test_unknown_providers_list_nothing(seeded, settings):
+    settings.MODELS_REGISTRY_SOURCE = "database"
+    assert registry.list_models(provider="nobody") == []
