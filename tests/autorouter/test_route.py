@@ -213,3 +213,40 @@ def test_route_command_attachments(router_db):
 @pytest.mark.parametrize("source", ["defaults", "rollout"])
 def test_route_command_other_sources(router_db, source):
     assert json.loads(call(CODING, "--source", source, "--json"))["source"] == "defaults"
+
+
+def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
+    router_db, django_capture_on_commit_callbacks
+):
+    # A model added in the admin exists only in the database; the rollout is at 0%,
+    # so a plain read would serve the static catalog. The editor's tool must still see it.
+    from autorouter.models import ModelProfile
+    from autorouter.services import save_profile
+    from models_registry.models import AIModel
+    from models_registry.services import duplicate_model
+
+    with django_capture_on_commit_callbacks(execute=True):
+        new = duplicate_model(
+            AIModel.objects.get(model_id="openai:gpt-5"),
+            new_model_id="acme:coder-1",
+            new_name="Acme Coder",
+            user=None,
+            reason="new vendor",
+        )
+        scores = dict.fromkeys(
+            (
+                "coding",
+                "reasoning",
+                "creative",
+                "factual",
+                "analysis",
+                "conversation",
+                "multimodal",
+                "research",
+            ),
+            50,
+        )
+        save_profile(ModelProfile(model=new, quality=50, **scores), user=None, reason="profile")
+    data = json.loads(call(CODING, "--source", "database", "--json"))
+    considered = {c["model_id"] for c in data["candidates"]} | {e["model_id"] for e in data["excluded"]}
+    assert "acme:coder-1" in considered
