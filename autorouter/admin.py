@@ -27,18 +27,11 @@ from .router import route_with_state
 from .state import state_from
 from .types import CATEGORIES
 
-HISTORY_TEMPLATE = "admin/autorouter/object_history.html"
 TERM_COLUMNS = ("category", "complexity", "cost", "speed", "sticky", "reasoning", "research")
 
 
-class HistoryAdmin(AuditedAdmin):
-    """The shared audited history page, with the router's template (no revert links)."""
-
-    history_template = HISTORY_TEMPLATE
-
-
 @admin.register(RouterConfig)
-class RouterConfigAdmin(HistoryAdmin):
+class RouterConfigAdmin(AuditedAdmin):
     """The router config as one page: no list, no add, no delete; a reason on every save."""
 
     form = RouterConfigForm
@@ -250,7 +243,7 @@ class ProfileFormSet(BaseModelFormSet):
 
 
 @admin.register(ModelProfile)
-class ModelProfileAdmin(HistoryAdmin):
+class ModelProfileAdmin(AuditedAdmin):
     form = ModelProfileForm
     list_display = ("model", "quality", *CATEGORIES, "updated_at")
     list_editable = ("quality", *CATEGORIES)

@@ -68,7 +68,7 @@ def version_rows(instance: Any, *, revert_url_name: str | None = None) -> list[d
 class AuditedAdmin(admin.ModelAdmin):
     """No deletes; a history page with who, when, why and field-level diffs."""
 
-    history_template = "admin/models_registry/aimodel/object_history.html"
+    history_template = "admin/audited_object_history.html"
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # deprecate or reset instead: history and ids stay resolvable

@@ -222,6 +222,7 @@ def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
     # so a plain read would serve the static catalog. The editor's tool must still see it.
     from autorouter.models import ModelProfile
     from autorouter.services import save_profile
+    from autorouter.types import CATEGORIES
     from models_registry.models import AIModel
     from models_registry.services import duplicate_model
 
@@ -233,19 +234,7 @@ def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
             user=None,
             reason="new vendor",
         )
-        scores = dict.fromkeys(
-            (
-                "coding",
-                "reasoning",
-                "creative",
-                "factual",
-                "analysis",
-                "conversation",
-                "multimodal",
-                "research",
-            ),
-            50,
-        )
+        scores = dict.fromkeys(CATEGORIES, 50)
         save_profile(ModelProfile(model=new, quality=50, **scores), user=None, reason="profile")
     data = json.loads(call(CODING, "--source", "database", "--json"))
     considered = {c["model_id"] for c in data["candidates"]} | {e["model_id"] for e in data["excluded"]}
