@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from autorouter.forms import SpeedBonusesField
 from autorouter.models import DecisionLog, ModelProfile, RouterConfig
+from autorouter.types import CATEGORIES
 from models_registry.history import versions_of
 from models_registry.roles import EDITORS, VIEWERS
 
@@ -172,17 +173,7 @@ def profile_list_data(client, reason: str, **edits: dict) -> dict:
     for index, form in enumerate(formset.forms):
         model_id = form.instance.model_id
         data[f"form-{index}-id"] = form.instance.pk
-        for name in (
-            "quality",
-            "coding",
-            "reasoning",
-            "creative",
-            "factual",
-            "analysis",
-            "conversation",
-            "multimodal",
-            "research",
-        ):
+        for name in ("quality", *CATEGORIES):
             data[f"form-{index}-{name}"] = edits.get(model_id, {}).get(name, getattr(form.instance, name))
     data.update({"_save": "Save", "_reason": reason})
     return data

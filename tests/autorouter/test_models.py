@@ -20,6 +20,7 @@ from autorouter.services import (
     save_config,
     save_profile,
 )
+from autorouter.types import CATEGORIES
 from models_registry.history import versions_of
 
 
@@ -230,19 +231,7 @@ def test_one_profile_per_model(core_models):
         lambda: ModelProfile.objects.create(
             model_id="openai:gpt-5",
             quality=1,
-            **dict.fromkeys(
-                (
-                    "coding",
-                    "reasoning",
-                    "creative",
-                    "factual",
-                    "analysis",
-                    "conversation",
-                    "multimodal",
-                    "research",
-                ),
-                1,
-            ),
+            **dict.fromkeys(CATEGORIES, 1),
         )
     )
 
