@@ -2,9 +2,18 @@
 import os
 import sys
 
+# Commands that serve requests: these need the real SECRET_KEY (sessions, CSRF,
+# password resets are signed with it). Every other command (migrate, seed_models,
+# makemigrations, rollout, ...) signs nothing that outlives it, so it may run
+# without one; config/settings.py then uses a random key for that process only.
+SERVING_COMMANDS = {"runserver", "runserver_plus", "testserver"}
+
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    command = sys.argv[1] if len(sys.argv) > 1 else ""
+    if command not in SERVING_COMMANDS:
+        os.environ.setdefault("REGISTRY_ONE_OFF_COMMAND", "1")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

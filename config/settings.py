@@ -5,6 +5,7 @@ environment: DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS.
 """
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -28,11 +29,16 @@ DEBUG = env_bool("DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
+    if DEBUG:
+        SECRET_KEY = "django-insecure-local-development-only"
+    elif env_bool("REGISTRY_ONE_OFF_COMMAND"):
+        # Set by manage.py for commands that serve nothing: a key nobody can know,
+        # valid for this process only, is safer than any default.
+        SECRET_KEY = secrets.token_urlsafe(50)
+    else:  # serving (wsgi, asgi, runserver) without a key: refuse to start
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set it in the environment, or set DEBUG=1 for local development."
         )
-    SECRET_KEY = "django-insecure-local-development-only"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -25,6 +25,32 @@ def test_settings_refuse_to_start_without_a_secret_key_when_not_debugging():
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def _without_key_or_debug() -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "REGISTRY_ONE_OFF_COMMAND"}
+    }
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    return env
+
+
+def test_runserver_refuses_to_start_without_a_secret_key():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "runserver", "--noreload", "127.0.0.1:0"],
+        cwd=ROOT, env=_without_key_or_debug(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_one_off_commands_run_without_a_secret_key():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT, env=_without_key_or_debug(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+
+
 @pytest.mark.django_db
 def test_roles_exist_with_their_permissions():
     editors = set(Group.objects.get(name=EDITORS).permissions.values_list("codename", flat=True))
