@@ -14,29 +14,16 @@ used.
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench")
-USE_TEST_DATABASE = bool(os.environ.get("DATABASE_URL"))
-if not USE_TEST_DATABASE:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='admin-bench-')}/bench.sqlite3"
+from _bench_setup import start_django, throwaway_database
 
-import django
-
-django.setup()
+start_django("admin-bench")
 
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext, setup_test_environment
@@ -90,16 +77,8 @@ def admin_import(client: Client, entries: list[dict], name: str) -> tuple[float,
 
 def main() -> None:
     setup_test_environment()  # lets the client see response contexts (the preview's confirm form)
-    if USE_TEST_DATABASE:
-        test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    else:
-        call_command("migrate", verbosity=0)
-        test_db = None
-    try:
+    with throwaway_database():
         run()
-    finally:
-        if test_db is not None:
-            connection.creation.destroy_test_db(test_db, verbosity=0)
 
 
 def report(label: str, text: str) -> None:

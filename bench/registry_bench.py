@@ -18,22 +18,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench")
-USE_TEST_DATABASE = bool(os.environ.get("DATABASE_URL"))
-if not USE_TEST_DATABASE:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='registry-bench-')}/bench.sqlite3"
+from _bench_setup import ROOT, start_django, throwaway_database
 
-import django
-
-django.setup()
+start_django("registry-bench")
 
 from django.conf import settings
 from django.core.management import call_command
@@ -92,18 +82,11 @@ def freshness_delay(model_id: str) -> float:
 
 
 def main() -> None:
-    test_db = None
-    if USE_TEST_DATABASE:
-        test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    try:
+    with throwaway_database():
         run()
-    finally:
-        if test_db is not None:
-            connection.creation.destroy_test_db(test_db, verbosity=0)
 
 
 def run() -> None:
-    call_command("migrate", verbosity=0)
     call_command("seed_models", verbosity=0, stdout=io.StringIO())
     db = settings.DATABASES["default"]
     print(

@@ -18,27 +18,16 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "bench")
 os.environ["MODELS_REGISTRY_SOURCE"] = "database"
 os.environ["AUTOROUTER_CLASSIFIER"] = "local"
 os.environ["AUTOROUTER_DECISION_LOG_RATE"] = "0"
-USE_TEST_DATABASE = bool(os.environ.get("DATABASE_URL"))
-if not USE_TEST_DATABASE:
-    os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='router-bench-')}/bench.sqlite3"
+from _bench_setup import start_django, throwaway_database
 
-import django
+start_django("router-bench")
 
-django.setup()
-
-from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
@@ -162,12 +151,7 @@ def report(label: str, catalog_size: int, rounds: int) -> None:
 
 
 def main() -> None:
-    test_db = None
-    if USE_TEST_DATABASE:
-        test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    else:
-        call_command("migrate", verbosity=0)
-    try:
+    with throwaway_database():
         static = load_static_catalog()
         assert seed_models(static.models, provider_names=static.providers).ok
         seed_config()
@@ -179,9 +163,6 @@ def main() -> None:
         report("synthetic catalog", AIModel.objects.count(), 1_000)
         add_synthetic_models(5_000 - AIModel.objects.count(), 10_000, rng)
         report("synthetic catalog", AIModel.objects.count(), 300)
-    finally:
-        if test_db is not None:
-            connection.creation.destroy_test_db(test_db, verbosity=0)
 
 
 if __name__ == "__main__":
