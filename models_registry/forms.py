@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from . import services
-from .models import CAPABILITY_FIELDS, AIModel, ModelStatus, Provider
-from .types import format_money
+from .models import AIModel, ModelStatus, Provider
+from .types import EDITABLE_MODEL_FIELDS, format_money
 
 REASON_LABEL = "Reason for change"
 PRICE_FIELDS = ("input_price", "output_price", "cached_input_price", "reasoning_price")
@@ -78,32 +78,7 @@ class AIModelForm(forms.ModelForm):
 
     class Meta:
         model = AIModel
-        fields = (
-            "model_id",
-            "provider",
-            "name",
-            "description",
-            "context_window",
-            "input_price",
-            "output_price",
-            "cached_input_price",
-            "reasoning_price",
-            *CAPABILITY_FIELDS,
-            "reasoning_config",
-            "gateway",
-            "host_order",
-            "actual_model_id",
-            "is_local",
-            "knowledge_cutoff",
-            "speed_tier",
-            "user_friendly_description",
-            "best_for",
-            "benchmarks",
-            "is_pro",
-            "is_internal_only",
-            "is_experimental",
-            "status",
-        )
+        fields = ("model_id", *EDITABLE_MODEL_FIELDS)
         field_classes = {
             "reasoning_config": PrettyJSONField,
             "benchmarks": PrettyJSONField,

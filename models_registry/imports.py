@@ -21,40 +21,12 @@ from typing import Any
 
 from .conversions import field_values_from_config
 from .static_catalog import CatalogError, parse_entry
-from .types import FieldChange, ModelConfig, format_money
+from .types import EDITABLE_MODEL_FIELDS, FieldChange, ModelConfig, format_money
 
 NEW, UPDATE, UNCHANGED = "new", "update", "unchanged"
 
-# Model fields an import sets, in the order the admin's change form shows them.
-IMPORTED_FIELDS: tuple[str, ...] = (
-    "provider",
-    "name",
-    "description",
-    "context_window",
-    "input_price",
-    "output_price",
-    "cached_input_price",
-    "reasoning_price",
-    "supports_vision",
-    "supports_function_calling",
-    "supports_thinking",
-    "supports_extended_thinking",
-    "supports_image_generation",
-    "reasoning_config",
-    "gateway",
-    "host_order",
-    "actual_model_id",
-    "is_local",
-    "knowledge_cutoff",
-    "user_friendly_description",
-    "best_for",
-    "benchmarks",
-    "speed_tier",
-    "is_pro",
-    "is_internal_only",
-    "is_experimental",
-    "status",
-)
+# Model fields an import sets.
+IMPORTED_FIELDS = EDITABLE_MODEL_FIELDS
 
 # Where a model field lives in the file, so database-level errors name what the user wrote.
 ENTRY_KEY_FOR_FIELD: dict[str, str] = {

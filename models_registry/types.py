@@ -29,6 +29,32 @@ CAPABILITY_FIELDS: dict[str, str] = {
     "supports_extended_thinking": "extended-thinking",
     "supports_image_generation": "image-generation",
 }
+# AIModel columns an editor sets (form, import, revert), everything but the id and the audit columns.
+EDITABLE_MODEL_FIELDS: tuple[str, ...] = (
+    "provider",
+    "name",
+    "description",
+    "context_window",
+    "input_price",
+    "output_price",
+    "cached_input_price",
+    "reasoning_price",
+    *CAPABILITY_FIELDS,
+    "reasoning_config",
+    "gateway",
+    "host_order",
+    "actual_model_id",
+    "is_local",
+    "knowledge_cutoff",
+    "user_friendly_description",
+    "best_for",
+    "benchmarks",
+    "speed_tier",
+    "is_pro",
+    "is_internal_only",
+    "is_experimental",
+    "status",
+)
 STATUSES: tuple[str, ...] = ("active", "beta", "deprecated")
 SELECTABLE_STATUSES: frozenset[str] = frozenset({"active", "beta"})
 GATEWAYS: tuple[str, ...] = ("vercel", "openrouter")
