@@ -39,6 +39,7 @@ seed: migrate
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 # Benchmarks print figures; each sets up its own throwaway database.

@@ -17,8 +17,8 @@ from django.urls import path, reverse
 
 from models_registry import registry
 from models_registry.admin.audited import AuditedAdmin
+from models_registry.domain.types import format_money
 from models_registry.models import AIModel
-from models_registry.types import format_money
 
 from . import services
 from .forms import ModelProfileForm, ResetConfigForm, RouterConfigForm, TryRouterForm

@@ -8,8 +8,11 @@ class AutorouterConfig(AppConfig):
 
     def ready(self) -> None:
         from models_registry import roles
+        from models_registry.rollout.flags import register_flag
 
+        from .flags import ROUTER_CONFIG_FLAG
         from .roles import ROUTER_EDITOR_PERMISSIONS, ROUTER_VIEWER_PERMISSIONS
 
         roles.declare(roles.VIEWERS, ROUTER_VIEWER_PERMISSIONS)
         roles.declare(roles.EDITORS, ROUTER_EDITOR_PERMISSIONS)
+        register_flag(ROUTER_CONFIG_FLAG)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from models_registry.types import ModelConfig, format_money
+from models_registry.domain.types import ModelConfig, format_money
 
 from .scoring import Context, Features, Term, describe
 from .types import Classification, Profile

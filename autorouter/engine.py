@@ -23,7 +23,7 @@ from collections.abc import Collection, Iterable, Mapping
 from decimal import ROUND_CEILING, Decimal
 from operator import attrgetter
 
-from models_registry.types import SELECTABLE_STATUSES, ModelConfig
+from models_registry.domain.types import SELECTABLE_STATUSES, ModelConfig
 
 from .decision import (
     CONTEXT_WINDOW,

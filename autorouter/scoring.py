@@ -37,7 +37,7 @@ import threading
 from decimal import Decimal
 from typing import NamedTuple
 
-from models_registry.types import ModelConfig
+from models_registry.domain.types import ModelConfig
 
 from .tiers import tier_of
 from .types import Classification, Profile, RouterSettings

@@ -14,15 +14,15 @@ from typing import Any
 
 from django.db import transaction
 
-from models_registry.catalog_version import bump_on_commit
-from models_registry.models import AIModel
-from models_registry.services import (  # noqa: F401  (EditConflict is part of this API)
+from models_registry.catalog.services import (  # noqa: F401  (EditConflict is part of this API)
     EditConflict,
     check_not_stale,
     require_reason,
     save_with_history,
     version_number,
 )
+from models_registry.models import AIModel
+from models_registry.read.catalog_version import bump_on_commit
 
 from .conversions import field_values_from_profile, field_values_from_settings
 from .decision import Decision

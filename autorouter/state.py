@@ -2,7 +2,7 @@
 
 The ``use_db_router_config`` rollout flag decides per subject: on, the
 database (``RouterConfig`` and ``ModelProfile`` rows, held in a
-:class:`~models_registry.snapshot.VersionedSnapshot`, so no query per message
+:class:`~models_registry.read.snapshot.VersionedSnapshot`, so no query per message
 and admin edits show within ``REGISTRY_REFRESH_SECONDS``); off, the built-in
 defaults (:mod:`autorouter.defaults`). If the database was never readable the
 defaults serve, with a note.
@@ -16,10 +16,11 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Literal
 
-from models_registry.rollout import ROUTER_CONFIG_FLAG, flag_is_active
-from models_registry.snapshot import SnapshotUnavailable, VersionedSnapshot
+from models_registry.read.snapshot import SnapshotUnavailable, VersionedSnapshot
+from models_registry.rollout.flags import flag_is_active
 
 from .defaults import DEFAULT_SETTINGS, default_profiles
+from .flags import ROUTER_CONFIG_FLAG
 from .types import CATEGORIES, Profile, RouterSettings
 
 DATABASE, DEFAULTS = "database", "defaults"

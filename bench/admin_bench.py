@@ -29,9 +29,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, setup_test_environment
 from django.urls import reverse
 
+from models_registry.catalog.services import seed_models
+from models_registry.domain.static_catalog import load_static_catalog
 from models_registry.models import AIModel
-from models_registry.services import seed_models
-from models_registry.static_catalog import load_static_catalog
 
 COUNT = 5_000
 LIST_ROUNDS = 7

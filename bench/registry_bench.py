@@ -31,8 +31,8 @@ from django.db import connection
 from django.test.utils import override_settings
 
 from models_registry import registry
+from models_registry.catalog.services import update_model
 from models_registry.models import AIModel
-from models_registry.services import update_model
 
 CALLS = 20_000
 ROUNDS = 7
@@ -122,7 +122,7 @@ def run() -> None:
             )
         )
     with override_settings(MODELS_REGISTRY_SOURCE="rollout"):
-        from models_registry.rollout import set_flag_percent
+        from models_registry.rollout.flags import set_flag_percent
 
         set_flag_percent("use_db_models", 50, user=None, reason="bench")
         subjects = [f"user-{n}" for n in range(1000)]

@@ -39,10 +39,10 @@ from autorouter.services import seed_config, seed_profiles
 from autorouter.state import database_state
 from autorouter.types import CATEGORIES
 from models_registry import registry
-from models_registry.catalog_version import bump_on_commit
+from models_registry.catalog.services import seed_models
+from models_registry.domain.static_catalog import load_static_catalog
 from models_registry.models import AIModel, Provider
-from models_registry.services import seed_models
-from models_registry.static_catalog import load_static_catalog
+from models_registry.read.catalog_version import bump_on_commit
 
 MESSAGES = [
     "hi!",

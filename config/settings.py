@@ -150,7 +150,7 @@ LOGGING = {
 STATIC_CATALOG_PATH = BASE_DIR / "fixtures" / "static_catalog.json"
 
 # django-waffle: our flag model buckets subjects deterministically (see
-# models_registry.rollout). Waffle's stock admin pages are replaced by ours.
+# models_registry.rollout.flags). Waffle's stock admin pages are replaced by ours.
 WAFFLE_FLAG_MODEL = "models_registry.RolloutFlag"
 WAFFLE_ENABLE_ADMIN_PAGES = False
 

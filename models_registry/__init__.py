@@ -1,5 +1,5 @@
 """The model registry: the catalog of LLMs the chat app offers.
 
 Reads go through :mod:`models_registry.registry`; writes through
-:mod:`models_registry.services`.
+:mod:`models_registry.catalog.services`.
 """

@@ -8,7 +8,7 @@ class ModelsRegistryConfig(AppConfig):
     verbose_name = "Model registry"
 
     def ready(self) -> None:
-        from . import roles
+        from models_registry import roles
 
         roles.declare(roles.VIEWERS, roles.REGISTRY_VIEWER_PERMISSIONS)
         roles.declare(roles.EDITORS, roles.REGISTRY_EDITOR_PERMISSIONS)

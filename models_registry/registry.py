@@ -27,12 +27,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
-from . import monitoring
-from .catalog_index import SELECTABLE, CatalogIndex
-from .pricing import cost_usd
-from .rollout import DB_MODELS_FLAG, SOURCE_DATABASE, SOURCE_STATIC, flag_is_active
-from .snapshot import SnapshotUnavailable, VersionedSnapshot
-from .types import ModelConfig
+from models_registry.domain.catalog_index import SELECTABLE, CatalogIndex
+from models_registry.domain.pricing import cost_usd
+from models_registry.domain.types import ModelConfig
+from models_registry.read import monitoring
+from models_registry.read.snapshot import SnapshotUnavailable, VersionedSnapshot
+from models_registry.rollout.flags import DB_MODELS_FLAG, SOURCE_DATABASE, SOURCE_STATIC, flag_is_active
 
 __all__ = [
     "ModelConfig",
@@ -55,8 +55,8 @@ class UnknownModel(LookupError):
 
 
 def _load_database_index() -> CatalogIndex:
-    from .conversions import config_from_model
-    from .models import AIModel
+    from models_registry.catalog.conversions import config_from_model
+    from models_registry.catalog.models import AIModel
 
     configs = []
     for row in AIModel.objects.select_related("provider"):
@@ -73,7 +73,7 @@ database_snapshot: VersionedSnapshot[CatalogIndex] = VersionedSnapshot(_load_dat
 @lru_cache(maxsize=1)
 def static_index() -> CatalogIndex:
     """The static catalog, indexed once per process."""
-    from .static_catalog import load_static_catalog
+    from models_registry.domain.static_catalog import load_static_catalog
 
     return CatalogIndex.build(load_static_catalog().models)
 

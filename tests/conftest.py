@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group
 
+from models_registry.catalog.services import seed_models
+from models_registry.domain.static_catalog import load_static_catalog
 from models_registry.roles import EDITORS, VIEWERS
-from models_registry.services import seed_models
-from models_registry.static_catalog import load_static_catalog
 
 
 @pytest.fixture
@@ -66,8 +66,8 @@ def fresh_registry_snapshots():
     test's data. (Writes inside a test reach the snapshots through
     ``django_capture_on_commit_callbacks(execute=True)``, as a commit would.)
     """
-    from models_registry import monitoring
-    from models_registry.snapshot import invalidate_all
+    from models_registry.read import monitoring
+    from models_registry.read.snapshot import invalidate_all
 
     invalidate_all()
     # Read counters too: one test's fallbacks must not gate another test's `rollout advance`.

@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from models_registry.history import version_of, versions_of
+from models_registry.audit.history import version_of, versions_of
+from models_registry.catalog.services import update_model
 from models_registry.models import AIModel
-from models_registry.services import update_model
 
 pytestmark = pytest.mark.django_db
 

@@ -3,8 +3,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from models_registry.conversions import config_from_model
-from models_registry.history import versions_of
+from models_registry.audit.history import versions_of
+from models_registry.catalog.conversions import config_from_model
 from models_registry.models import AIModel, Provider
 
 

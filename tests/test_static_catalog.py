@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from models_registry.static_catalog import CatalogError, load_catalog_file, parse_catalog
+from models_registry.domain.static_catalog import CatalogError, load_catalog_file, parse_catalog
 
 
 def test_static_catalog_has_the_58_reference_models(static_catalog):

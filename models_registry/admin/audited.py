@@ -17,8 +17,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.text import capfirst
 
-from ..history import versions_of
-from ..services import describe_value
+from models_registry.audit.history import versions_of
+from models_registry.catalog.services import describe_value
 
 
 def field_label(model: type, name: str) -> str:

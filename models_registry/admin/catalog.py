@@ -1,6 +1,6 @@
 """The catalog admin: AI models and providers.
 
-Thin on purpose: every write calls :mod:`models_registry.services` with the
+Thin on purpose: every write calls :mod:`models_registry.catalog.services` with the
 acting user and a reason (add/change, revert, duplicate, deprecate,
 reactivate, JSON import). Nobody deletes from here; models are deprecated.
 
@@ -25,9 +25,8 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
 from import_export.tmp_storages import CacheStorage, TempFolderStorage
 
-from .. import services
-from ..catalog_version import uses_redis
-from ..forms import (
+from models_registry.admin.audited import AuditedAdmin, field_label
+from models_registry.admin.forms import (
     AIModelForm,
     CatalogConfirmImportForm,
     CatalogImportForm,
@@ -37,11 +36,12 @@ from ..forms import (
     ReasonForm,
     RevertForm,
 )
-from ..imports import ImportFileError
-from ..models import CAPABILITY_FIELDS, AIModel, Provider
-from ..resources import AIModelResource, CatalogJSON
-from ..types import format_money
-from .audited import AuditedAdmin, field_label
+from models_registry.admin.resources import AIModelResource, CatalogJSON
+from models_registry.catalog import services
+from models_registry.domain.imports import ImportFileError
+from models_registry.domain.types import format_money
+from models_registry.models import CAPABILITY_FIELDS, AIModel, Provider
+from models_registry.read.catalog_version import uses_redis
 
 # Short labels for the capability tags of the model list.
 CAPABILITY_TAGS = {

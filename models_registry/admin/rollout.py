@@ -14,28 +14,28 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from .. import monitoring
-from ..models import RolloutFlag
-from ..parity import run_parity_check
-from ..rollout import (
-    KNOWN_FLAGS,
+from models_registry.admin.audited import AuditedAdmin
+from models_registry.models import RolloutFlag
+from models_registry.read import monitoring
+from models_registry.rollout.flags import (
     STAGES,
     RolloutRefused,
     advance_flag,
     current_percent,
+    known_flags,
     next_stage,
     rollback_flag,
     set_flag_percent,
     source_setting,
     stage_history,
 )
-from .audited import AuditedAdmin
+from models_registry.rollout.parity import run_parity_check
 
 
 class RolloutChangeForm(forms.Form):
     ACTIONS = (("advance", "Advance to the next stage"), ("rollback", "Roll back to 0%"), ("set", "Set"))
 
-    flag = forms.ChoiceField(choices=[(name, name) for name in KNOWN_FLAGS])
+    flag = forms.ChoiceField(choices=lambda: [(name, name) for name in known_flags()])
     action = forms.ChoiceField(choices=ACTIONS)
     percent = forms.DecimalField(required=False, min_value=0, max_value=100, decimal_places=1)
     reason = forms.CharField(max_length=500, help_text="Recorded in the flag's history.")
@@ -51,7 +51,7 @@ class RolloutFlagAdmin(AuditedAdmin):
 
     @admin.display(description="rollout")
     def percent_display(self, flag: RolloutFlag) -> str:
-        from ..rollout import effective_percent
+        from models_registry.rollout.buckets import effective_percent
 
         return f"{effective_percent(flag.everyone, flag.percent)}%"
 
@@ -82,7 +82,7 @@ class RolloutFlagAdmin(AuditedAdmin):
                 else:
                     return redirect(reverse("admin:models_registry_rollout"))
         flags = []
-        for name in KNOWN_FLAGS:
+        for name in known_flags():
             percent = current_percent(name)
             flags.append(
                 {"name": name, "percent": percent, "next_stage": next_stage(percent),

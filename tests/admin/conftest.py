@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from models_registry import services
+from models_registry.catalog import services
 from models_registry.models import CAPABILITY_FIELDS, AIModel
 
 ROLES = ("anonymous", "non_staff", "viewer", "editor", "superuser")

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from models_registry import services
+from models_registry.catalog import services
 from models_registry.models import AIModel, Provider
 
 from .conftest import url

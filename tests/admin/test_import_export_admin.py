@@ -10,8 +10,8 @@ from django.contrib.admin import site
 from django.core.files.uploadedfile import SimpleUploadedFile
 from import_export.tmp_storages import CacheStorage, TempFolderStorage
 
-from models_registry import services
-from models_registry.history import versions_of
+from models_registry.audit.history import versions_of
+from models_registry.catalog import services
 from models_registry.models import AIModel
 
 from .conftest import entry, history_rows, url

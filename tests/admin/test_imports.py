@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from models_registry import services
-from models_registry.history import versions_of
-from models_registry.imports import ImportFileError, parse_import_text
+from models_registry.admin.resources import AIModelResource, CatalogJSON
+from models_registry.audit.history import versions_of
+from models_registry.catalog import services
+from models_registry.domain.imports import ImportFileError, parse_import_text
+from models_registry.domain.static_catalog import parse_entry
 from models_registry.models import AIModel
-from models_registry.resources import AIModelResource, CatalogJSON
-from models_registry.static_catalog import parse_entry
 
 from .conftest import entry, history_rows
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from models_registry import services
-from models_registry.history import versions_of
+from models_registry.audit.history import versions_of
+from models_registry.catalog import services
 from models_registry.models import AIModel, Provider
 
 from .conftest import add_form_data, change_form_data, history_rows, url

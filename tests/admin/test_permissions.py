@@ -16,7 +16,7 @@ import pytest
 from django.contrib.admin import site
 from django.urls import reverse
 
-from models_registry import services
+from models_registry.catalog import services
 from models_registry.models import AIModel
 
 from .conftest import ROLES, add_form_data, change_form_data, entry, url, user_for

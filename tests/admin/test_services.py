@@ -8,9 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 
-from models_registry import catalog_version, registry, services
-from models_registry.history import versions_of
+from models_registry import registry
+from models_registry.audit.history import versions_of
+from models_registry.catalog import services
 from models_registry.models import AIModel
+from models_registry.read import catalog_version
 
 
 def test_update_records_user_and_reason_and_diff(gpt, editor):

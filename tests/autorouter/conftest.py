@@ -9,7 +9,7 @@ import pytest
 
 from autorouter.defaults import DEFAULT_SETTINGS
 from autorouter.types import CATEGORIES, Classification, Profile
-from models_registry.types import ModelConfig, Pricing
+from models_registry.domain.types import ModelConfig, Pricing
 
 
 def make_model(
@@ -91,7 +91,7 @@ CORE_MODELS = ("openai:gpt-oss-120b", "openai:gpt-5-mini", "openai:gpt-5", "anth
 @pytest.fixture
 def core_models(db, static_catalog):
     """A few catalog models (the default router and fallback models among them): quicker than ``seeded``."""
-    from models_registry.services import seed_models
+    from models_registry.catalog.services import seed_models
 
     models = [model for model in static_catalog.models if model.id in CORE_MODELS]
     assert seed_models(models, provider_names=static_catalog.providers).ok

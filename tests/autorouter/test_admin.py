@@ -11,7 +11,7 @@ from django.urls import reverse
 from autorouter.forms import SpeedBonusesField
 from autorouter.models import DecisionLog, ModelProfile, RouterConfig
 from autorouter.types import CATEGORIES
-from models_registry.history import versions_of
+from models_registry.audit.history import versions_of
 from models_registry.roles import EDITORS, VIEWERS
 
 CONFIG_URL = reverse("admin:autorouter_routerconfig_change", args=[1])

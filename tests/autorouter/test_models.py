@@ -21,7 +21,7 @@ from autorouter.services import (
     save_profile,
 )
 from autorouter.types import CATEGORIES
-from models_registry.history import versions_of
+from models_registry.audit.history import versions_of
 
 
 def call(*args) -> str:

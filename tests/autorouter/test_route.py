@@ -12,10 +12,11 @@ from django.core.management import call_command
 from django.db import OperationalError
 
 from autorouter import attempts, next_candidate, route
+from autorouter.flags import ROUTER_CONFIG_FLAG
 from autorouter.models import DecisionLog, RouterConfig
 from autorouter.services import save_config
-from models_registry.catalog_version import bump_shared_version, uses_redis
-from models_registry.rollout import ROUTER_CONFIG_FLAG, flag_is_active, set_flag_percent
+from models_registry.read.catalog_version import bump_shared_version, uses_redis
+from models_registry.rollout.flags import flag_is_active, set_flag_percent
 
 CODING = "Write a Python function that parses ISO dates"
 FOLLOW_UP = "thanks, can you make it shorter?"
@@ -109,7 +110,7 @@ def test_routing_runs_no_query_in_steady_state(
 
 def test_defaults_serve_when_the_database_never_answered(router_db, database_source, monkeypatch):
     from autorouter import state
-    from models_registry.snapshot import VersionedSnapshot
+    from models_registry.read.snapshot import VersionedSnapshot
 
     def unreachable():
         raise OperationalError("connection refused")
@@ -223,8 +224,8 @@ def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
     from autorouter.models import ModelProfile
     from autorouter.services import save_profile
     from autorouter.types import CATEGORIES
+    from models_registry.catalog.services import duplicate_model
     from models_registry.models import AIModel
-    from models_registry.services import duplicate_model
 
     with django_capture_on_commit_callbacks(execute=True):
         new = duplicate_model(

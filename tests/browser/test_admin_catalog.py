@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.test import override_settings
 
 from models_registry import registry
-from models_registry.history import versions_of
+from models_registry.audit.history import versions_of
 from models_registry.models import AIModel
 
 

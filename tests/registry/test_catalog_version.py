@@ -6,9 +6,9 @@ import pytest
 from django.core.cache import cache
 from django.test import override_settings
 
-from models_registry import catalog_version
+from models_registry.catalog.services import update_model
 from models_registry.models import AIModel
-from models_registry.services import update_model
+from models_registry.read import catalog_version
 
 UNREACHABLE_REDIS = {
     "default": {

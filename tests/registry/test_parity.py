@@ -3,9 +3,10 @@ from decimal import Decimal
 import pytest
 from django.core.management import CommandError, call_command
 
+from models_registry.catalog.services import update_model
+from models_registry.domain.parity import compare_catalogs
 from models_registry.models import AIModel
-from models_registry.parity import compare_catalogs, run_parity_check
-from models_registry.services import update_model
+from models_registry.rollout.parity import run_parity_check
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 from django.test import override_settings
 
 from models_registry import registry
+from models_registry.catalog.services import update_model
 from models_registry.models import AIModel
-from models_registry.services import update_model
 
 pytestmark = pytest.mark.django_db
 
@@ -125,7 +125,7 @@ def test_warm_reads_run_no_query(seeded, use, django_assert_num_queries):
 def test_rollout_reads_run_no_query_once_warm(
     seeded, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    from models_registry.rollout import set_flag_percent
+    from models_registry.rollout.flags import set_flag_percent
 
     with django_capture_on_commit_callbacks(execute=True):
         set_flag_percent("use_db_models", 50, user=None, reason="half")

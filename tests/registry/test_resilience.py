@@ -12,10 +12,11 @@ import pytest
 from django.db import OperationalError, connection
 from django.test import override_settings
 
-from models_registry import monitoring, registry
+from models_registry import registry
+from models_registry.catalog.services import update_model
 from models_registry.models import AIModel
+from models_registry.read import monitoring
 from models_registry.registry import database_snapshot
-from models_registry.services import update_model
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "bench" / "freshness_probe.py"

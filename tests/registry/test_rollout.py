@@ -7,15 +7,15 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from waffle import flag_is_active as waffle_flag_is_active
 
+from autorouter.flags import ROUTER_CONFIG_FLAG
 from models_registry import registry
 from models_registry.models import AIModel, RolloutFlag
-from models_registry.rollout import (
+from models_registry.rollout.buckets import subject_is_in_percent
+from models_registry.rollout.flags import (
     DB_MODELS_FLAG,
-    ROUTER_CONFIG_FLAG,
     flag_is_active,
     rollback_flag,
     set_flag_percent,
-    subject_is_in_percent,
 )
 
 SUBJECTS = [f"session-{n}" for n in range(100_000)]
@@ -101,7 +101,7 @@ def test_request_based_waffle_checks_use_the_same_buckets(django_user_model):
 
 @pytest.mark.django_db
 def test_every_change_is_recorded_with_user_and_reason(editor):
-    from models_registry.rollout import stage_history
+    from models_registry.rollout.flags import stage_history
 
     set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="start")
     set_flag_percent(DB_MODELS_FLAG, 10, user=editor, reason="looks good")
@@ -162,7 +162,7 @@ def test_advance_force_overrides_failing_checks(seeded):
 
 @pytest.mark.django_db
 def test_advance_refuses_when_fallbacks_exceed_one_percent(seeded):
-    from models_registry import monitoring
+    from models_registry.read import monitoring
 
     monitoring.start_new_period()
     monitoring.count(monitoring.READS_DATABASE, 100)
@@ -177,7 +177,7 @@ def test_advance_refuses_when_fallbacks_exceed_one_percent(seeded):
 def test_a_change_based_on_a_stale_percentage_is_refused():
     from decimal import Decimal
 
-    from models_registry.rollout import RolloutRefused
+    from models_registry.rollout.flags import RolloutRefused
 
     set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%")
     rollback_flag(DB_MODELS_FLAG, user=None, reason="incident")  # lands while an advance is checking

@@ -1,7 +1,7 @@
 import pytest
 
 from models_registry.models import AIModel, RolloutFlag
-from models_registry.rollout import DB_MODELS_FLAG, set_flag_percent
+from models_registry.rollout.flags import DB_MODELS_FLAG, set_flag_percent
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/models_registry/rolloutflag/rollout/"

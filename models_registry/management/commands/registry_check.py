@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from models_registry.parity import run_parity_check
+from models_registry.rollout.parity import run_parity_check
 
 
 class Command(BaseCommand):

@@ -1,14 +1,14 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from models_registry import monitoring
-from models_registry.rollout import (
+from models_registry.read import monitoring
+from models_registry.rollout.flags import (
     DB_MODELS_FLAG,
-    KNOWN_FLAGS,
     STAGES,
     RolloutRefused,
     advance_flag,
     current_percent,
+    known_flags,
     next_stage,
     rollback_flag,
     set_flag_percent,
@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
-        flag_help = f"flag name (default {DB_MODELS_FLAG}; known: {', '.join(KNOWN_FLAGS)})"
+        flag_help = f"flag name (default {DB_MODELS_FLAG}; known: {', '.join(known_flags())})"
 
         status = sub.add_parser("status", help="current percentage, counters and stage history")
         status.add_argument("flag", nargs="?", default=DB_MODELS_FLAG, help=flag_help)
@@ -45,8 +45,8 @@ class Command(BaseCommand):
         rollback.add_argument("--reason", required=True)
 
     def handle(self, *args, action: str, flag: str, **options):
-        if flag not in KNOWN_FLAGS:
-            raise CommandError(f"unknown flag {flag!r}; known: {', '.join(KNOWN_FLAGS)}")
+        if flag not in known_flags():
+            raise CommandError(f"unknown flag {flag!r}; known: {', '.join(known_flags())}")
         try:
             if action == "set":
                 set_flag_percent(flag, options["percent"], user=None, reason=options["reason"])
@@ -83,7 +83,7 @@ class Command(BaseCommand):
 
 
 def _describe(version) -> str:
-    from models_registry.rollout import effective_percent
+    from models_registry.rollout.buckets import effective_percent
 
     record = version.record
     return f"{effective_percent(record.everyone, record.percent)}%"

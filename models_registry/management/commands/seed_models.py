@@ -2,8 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from models_registry.services import seed_models
-from models_registry.static_catalog import CatalogError, load_catalog_file, load_static_catalog
+from models_registry.catalog.services import seed_models
+from models_registry.domain.static_catalog import CatalogError, load_catalog_file, load_static_catalog
 
 
 class Command(BaseCommand):

@@ -9,16 +9,14 @@ on only at 100%.
 
 Flags: ``use_db_models`` (the registry's read source) and
 ``use_db_router_config`` (the auto-router's config). Their state is served
-from a :class:`~models_registry.snapshot.VersionedSnapshot`: no query per
+from a :class:`~models_registry.read.snapshot.VersionedSnapshot`: no query per
 check. Changing a flag goes through :func:`set_flag_percent`, which records
 who and why in the flag's history.
 """
 
 from __future__ import annotations
 
-import hashlib
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -26,20 +24,39 @@ from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db import transaction
 
-from . import monitoring
-from .catalog_version import bump_on_commit
-from .snapshot import SnapshotUnavailable, VersionedSnapshot
+from models_registry.audit.history import versions_of
+from models_registry.read import monitoring
+from models_registry.read.catalog_version import bump_on_commit
+from models_registry.read.snapshot import SnapshotUnavailable, VersionedSnapshot
+from models_registry.rollout.buckets import (
+    BUCKETS,
+    bucket,
+    effective_percent,
+    percent_threshold,
+    subject_key,
+)
+from models_registry.rollout.models import RolloutFlag
+from models_registry.rollout.parity import run_parity_check
 
 DB_MODELS_FLAG = "use_db_models"
-ROUTER_CONFIG_FLAG = "use_db_router_config"
-KNOWN_FLAGS = (DB_MODELS_FLAG, ROUTER_CONFIG_FLAG)
+# Flags other apps declare with register_flag() (the router registers its own).
+_known_flags: list[str] = [DB_MODELS_FLAG]
 STAGES: tuple[int, ...] = (0, 1, 10, 50, 100)
-BUCKETS = 10_000
 
 MAX_FALLBACK_RATE = 0.01
 
 SOURCE_ROLLOUT, SOURCE_DATABASE, SOURCE_STATIC = "rollout", "database", "static"
 SOURCES = (SOURCE_ROLLOUT, SOURCE_DATABASE, SOURCE_STATIC)
+
+
+def register_flag(name: str) -> None:
+    """Declare a rollout flag (from an ``AppConfig.ready()``); only declared flags can be changed."""
+    if name not in _known_flags:
+        _known_flags.append(name)
+
+
+def known_flags() -> tuple[str, ...]:
+    return tuple(_known_flags)
 
 
 class RolloutRefused(Exception):
@@ -61,52 +78,7 @@ def source_setting() -> str:
     return _source
 
 
-def subject_key(subject: Any) -> str | None:
-    """The stable key of whom a read is for: a user's pk, a user id, a session key; ``None`` if anonymous."""
-    if subject is None or isinstance(subject, bool):
-        return None
-    if isinstance(subject, int):
-        return str(subject)
-    if isinstance(subject, str):
-        return subject.strip() or None
-    if getattr(subject, "is_anonymous", False):
-        return None
-    pk = getattr(subject, "pk", None)
-    return None if pk is None else str(pk)
-
-
-@lru_cache(maxsize=131_072)
-def bucket(flag_name: str, key: str) -> int:
-    """The subject's bucket for this flag, 0..9999. Stable across processes and releases."""
-    digest = hashlib.blake2b(f"{flag_name}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % BUCKETS
-
-
-def percent_threshold(percent: Decimal | int | float) -> int:
-    """Buckets below this number are on: percent * 100, in 0..10000."""
-    return max(0, min(BUCKETS, int(Decimal(str(percent)) * 100)))
-
-
-def subject_is_in_percent(flag_name: str, subject: Any, percent: Decimal | int) -> bool:
-    threshold = percent_threshold(percent)
-    if threshold >= BUCKETS:
-        return True
-    key = subject_key(subject)
-    return key is not None and bucket(flag_name, key) < threshold
-
-
-def effective_percent(everyone: bool | None, percent: Decimal | None) -> Decimal:
-    """The percentage a waffle flag row stands for: ``everyone`` on is 100, off is 0."""
-    if everyone is True:
-        return Decimal(100)
-    if everyone is False:
-        return Decimal(0)
-    return Decimal(percent or 0)
-
-
 def _load_thresholds() -> dict[str, int]:
-    from .models import RolloutFlag
-
     return {
         name: percent_threshold(effective_percent(everyone, percent))
         for name, everyone, percent in RolloutFlag.objects.values_list("name", "everyone", "percent")
@@ -140,8 +112,6 @@ def flag_is_active(flag_name: str, subject: Any = None) -> bool:
 
 def current_percent(flag_name: str) -> Decimal:
     """The flag's percentage as stored (fresh from the database)."""
-    from .models import RolloutFlag
-
     flag = RolloutFlag.objects.filter(name=flag_name).first()
     return Decimal(0) if flag is None else effective_percent(flag.everyone, flag.percent)
 
@@ -176,13 +146,12 @@ def set_flag_percent(
     if the flag was moved meanwhile, so an ``advance`` cannot undo a rollback
     that landed between its checks and its write.
     """
-    from .models import RolloutFlag
-    from .services import require_reason, save_with_history
+    from models_registry.catalog.services import require_reason, save_with_history
 
     reason = require_reason(reason)
     percent = parse_percent(percent)
-    if flag_name not in KNOWN_FLAGS:
-        raise ValidationError({"flag": f"unknown flag {flag_name!r}; known: {', '.join(KNOWN_FLAGS)}"})
+    if flag_name not in known_flags():
+        raise ValidationError({"flag": f"unknown flag {flag_name!r}; known: {', '.join(known_flags())}"})
     with transaction.atomic():
         flag = RolloutFlag.objects.select_for_update().filter(name=flag_name).first()
         if flag is None:  # first use: the flag is created by this change, with its reason
@@ -205,10 +174,7 @@ def set_flag_percent(
 
 
 def stage_history(flag_name: str) -> list:
-    """Every change of the flag, oldest first, as :class:`~models_registry.history.Version` objects."""
-    from .history import versions_of
-    from .models import RolloutFlag
-
+    """Every change of the flag, oldest first, as :class:`~models_registry.audit.history.Version` objects."""
     flag = RolloutFlag.objects.filter(name=flag_name).first()
     return [] if flag is None else versions_of(flag)
 
@@ -236,8 +202,6 @@ def advance_flag(flag_name: str, *, user: Any, reason: str, force: bool = False)
     if not force:
         problems = []
         if flag_name == DB_MODELS_FLAG:
-            from .parity import run_parity_check
-
             report = run_parity_check()
             problems += report.errors
         totals = monitoring.totals()

@@ -7,7 +7,7 @@ same shape the admin exports, so exporting and re-importing changes nothing.
 :func:`plan_import` compares every entry with the current catalog and says,
 per row, whether it is new, an update (with its field-level diff) or
 unchanged, and lists every problem with the row number, the model id and the
-field. :func:`models_registry.services.import_models` turns a plan into
+field. :func:`models_registry.catalog.services.import_models` turns a plan into
 writes.
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .conversions import field_values_from_config
-from .static_catalog import CatalogError, parse_entry
-from .types import EDITABLE_MODEL_FIELDS, FieldChange, ModelConfig, format_money
+from models_registry.domain.fields import field_values_from_config
+from models_registry.domain.static_catalog import CatalogError, parse_entry
+from models_registry.domain.types import EDITABLE_MODEL_FIELDS, FieldChange, ModelConfig, format_money
 
 NEW, UPDATE, UNCHANGED = "new", "update", "unchanged"
 

@@ -19,12 +19,21 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from .catalog_version import bump_on_commit
-from .conversions import config_from_model, field_values_from_config
-from .history import AUDIT_FIELDS, FieldChange, Version, version_of, versions_of
-from .imports import ENTRY_KEY_FOR_FIELD, NEW, UPDATE, ImportPlan, PlannedRow, RowError, plan_import
-from .models import AIModel, ModelStatus, Provider
-from .types import ModelConfig, format_money
+from models_registry.audit.history import AUDIT_FIELDS, FieldChange, Version, version_of, versions_of
+from models_registry.catalog.conversions import config_from_model
+from models_registry.catalog.models import AIModel, ModelStatus, Provider
+from models_registry.domain.fields import field_values_from_config
+from models_registry.domain.imports import (
+    ENTRY_KEY_FOR_FIELD,
+    NEW,
+    UPDATE,
+    ImportPlan,
+    PlannedRow,
+    RowError,
+    plan_import,
+)
+from models_registry.domain.types import ModelConfig, format_money
+from models_registry.read.catalog_version import bump_on_commit
 
 SEED_REASON = "Initial seed from static catalog"
 
@@ -400,7 +409,7 @@ def import_models(
     dry_run: bool = False,
     expected_digest: str | None = None,
 ) -> ImportOutcome:
-    """Merge ``entries`` (import-file objects, see :mod:`models_registry.imports`) into the catalog.
+    """Merge ``entries`` (import-file objects, see :mod:`models_registry.domain.imports`) into the catalog.
 
     New ids are created, existing ones updated, nothing is deleted. Every row
     is validated (file shape and database rules) before anything is written;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from .types import Pricing
+from models_registry.domain.types import Pricing
 
 _PER_MILLION = -6  # prices are USD per 1,000,000 tokens: shift the decimal point
 

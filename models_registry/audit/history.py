@@ -14,7 +14,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 
-from .types import FieldChange
+from models_registry.domain.types import FieldChange
 
 # Audit columns change on every save; the history row already records them.
 AUDIT_FIELDS = ("created_at", "updated_at", "created_by", "updated_by")

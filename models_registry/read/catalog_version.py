@@ -1,7 +1,7 @@
 """The catalog version: a counter bumped whenever a write to the registry commits.
 
 Every process keeps immutable snapshots of the catalog (see
-:mod:`models_registry.snapshot`) and compares this counter with the version
+:mod:`models_registry.read.snapshot`) and compares this counter with the version
 its snapshots were built from, at most once per ``REGISTRY_REFRESH_SECONDS``.
 
 Where the counter lives:
@@ -48,7 +48,7 @@ def current_version() -> int:
             bump_shared_version()
             _bump_owed = False
         return int(cache.get(CACHE_KEY) or 0)
-    from .models import CatalogVersion
+    from models_registry.read.models import CatalogVersion
 
     version = CatalogVersion.objects.filter(pk=1).values_list("version", flat=True).first()
     return version or 0
@@ -60,7 +60,7 @@ def bump_shared_version() -> None:
         cache.add(CACHE_KEY, 0, timeout=None)
         cache.incr(CACHE_KEY)
         return
-    from .models import CatalogVersion
+    from models_registry.read.models import CatalogVersion
 
     if not CatalogVersion.objects.filter(pk=1).update(version=F("version") + 1):
         CatalogVersion.objects.get_or_create(pk=1, defaults={"version": 1})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .types import CAPABILITIES, SELECTABLE_STATUSES, STATUSES, ModelConfig
+from models_registry.domain.types import CAPABILITIES, SELECTABLE_STATUSES, STATUSES, ModelConfig
 
 SELECTABLE = "selectable"
 

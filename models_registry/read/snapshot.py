@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import DatabaseError, connections
 
-from . import catalog_version, monitoring
+from models_registry.read import catalog_version, monitoring
 
 logger = logging.getLogger(__name__)
 

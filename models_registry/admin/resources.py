@@ -8,7 +8,7 @@ not fit. Instead:
   holding each object as parsed; a file that is not a JSON list is refused
   with a readable message before any row is looked at.
 - :class:`AIModelResource` exports rows in that shape and imports by handing
-  the whole list to :func:`models_registry.services.import_models`, which
+  the whole list to :func:`models_registry.catalog.services.import_models`, which
   validates every row, writes all or nothing in one transaction and records
   history. Its result is translated into import-export's ``Result`` so the
   admin's preview / confirm flow, permissions and temp storage work as usual.
@@ -26,9 +26,9 @@ from import_export.fields import Field
 from import_export.formats.base_formats import Format
 from import_export.results import Error, Result, RowResult
 
-from . import services
-from .conversions import config_from_model
-from .imports import (
+from models_registry.catalog import services
+from models_registry.catalog.conversions import config_from_model
+from models_registry.domain.imports import (
     NEW,
     UNCHANGED,
     UPDATE,
@@ -38,8 +38,8 @@ from .imports import (
     catalog_entry,
     parse_import_text,
 )
-from .models import AIModel
-from .static_catalog import ENTRY_KEYS
+from models_registry.domain.static_catalog import ENTRY_KEYS
+from models_registry.models import AIModel
 
 ENTRY_COLUMN = "entry"
 

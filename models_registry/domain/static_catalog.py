@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .reasoning import reasoning_config_errors
-from .types import (
+from models_registry.domain.reasoning import reasoning_config_errors
+from models_registry.domain.types import (
     CAPABILITIES,
     GATEWAYS,
     SPEED_TIERS,

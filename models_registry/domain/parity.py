@@ -9,7 +9,7 @@ the rows that could not be read, and reports
   Price differences come with the cost drift on a reference request, flagged
   above 5%.
 
-``run_parity_check`` loads both sides and calls it.
+``models_registry.rollout.parity.run_parity_check`` loads both sides and calls it.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .pricing import cost_usd
-from .types import ModelConfig, thaw_json
+from models_registry.domain.pricing import cost_usd
+from models_registry.domain.types import ModelConfig, thaw_json
 
 # A typical chat turn: 10k tokens in (2k of them cached), 2k out (500 reasoning).
 REFERENCE_USAGE = {
@@ -135,24 +135,3 @@ def compare_catalogs(
             drift = _drift(before, after) if any(f.field == "pricing" for f in fields) else None
             report.differences.append(ModelDifference(model_id, fields, drift))
     return report
-
-
-def run_parity_check() -> ParityReport:
-    """Compare the static catalog with the database as it is now."""
-    from django.core.exceptions import ValidationError
-
-    from .conversions import config_from_model
-    from .models import AIModel
-    from .static_catalog import load_static_catalog
-
-    database: dict[str, ModelConfig] = {}
-    invalid: dict[str, str] = {}
-    for row in AIModel.objects.select_related("provider"):
-        try:
-            row.full_clean(validate_unique=False, validate_constraints=False)
-            database[row.model_id] = config_from_model(row)
-        except ValidationError as exc:
-            invalid[row.model_id] = "; ".join(
-                f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()
-            )
-    return compare_catalogs(load_static_catalog().by_id(), database, invalid)

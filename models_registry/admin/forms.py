@@ -10,9 +10,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from . import services
-from .models import AIModel, ModelStatus, Provider
-from .types import EDITABLE_MODEL_FIELDS, format_money
+from models_registry.catalog import services
+from models_registry.domain.types import EDITABLE_MODEL_FIELDS, format_money
+from models_registry.models import AIModel, ModelStatus, Provider
 
 REASON_LABEL = "Reason for change"
 PRICE_FIELDS = ("input_price", "output_price", "cached_input_price", "reasoning_price")

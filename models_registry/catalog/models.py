@@ -1,0 +1,220 @@
+"""Catalog tables: providers and AI models, with their audit history.
+
+Integrity rules live in the database (check constraints, unique keys) as well
+as in ``clean()``, so a bypassed form or a raw ``update()`` still cannot store
+a negative price or an unknown status.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from models_registry.domain.reasoning import reasoning_config_errors
+from models_registry.domain.static_catalog import MODEL_ID_PATTERN
+from models_registry.domain.types import CAPABILITIES, CAPABILITY_FIELDS
+
+
+class Provider(models.Model):
+    """A model vendor (OpenAI, Anthropic, ...). Data, not code: adding one needs no deploy."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField("display name", max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+
+class ModelStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    BETA = "beta", "Beta"
+    DEPRECATED = "deprecated", "Deprecated"
+
+
+class Gateway(models.TextChoices):
+    VERCEL = "vercel", "Vercel AI Gateway"
+    OPENROUTER = "openrouter", "OpenRouter"
+
+
+class SpeedTier(models.TextChoices):
+    ULTRA_FAST = "ultra-fast", "Ultra fast"
+    INSTANT = "instant", "Instant"
+    FAST = "fast", "Fast"
+    STANDARD = "standard", "Standard"
+    SLOW = "slow", "Slow"
+
+
+def _price_field(verbose_name: str, *, optional: bool = False) -> models.DecimalField:
+    return models.DecimalField(
+        verbose_name,
+        max_digits=12,
+        decimal_places=6,
+        validators=[MinValueValidator(0)],
+        null=optional,
+        blank=optional,
+        help_text="USD per 1M tokens" + ("; empty = same as the base rate" if optional else ""),
+    )
+
+
+assert tuple(CAPABILITY_FIELDS.values()) == CAPABILITIES
+
+
+class AIModel(models.Model):
+    """One LLM offered by the chat app."""
+
+    # Identity
+    model_id = models.CharField(
+        "model id",
+        max_length=150,
+        unique=True,
+        validators=[RegexValidator(MODEL_ID_PATTERN, "Use the form 'provider:model-name'.")],
+        help_text="Stable id such as 'openai:gpt-5'. Cannot be changed after creation.",
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
+    name = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+
+    # Core
+    context_window = models.PositiveIntegerField(help_text="Tokens.")
+    actual_model_id = models.CharField(
+        max_length=200, blank=True, help_text="Id sent to the provider, when it differs."
+    )
+    is_local = models.BooleanField(default=False)
+
+    # Pricing, USD per 1M tokens
+    input_price = _price_field("input price")
+    output_price = _price_field("output price")
+    cached_input_price = _price_field("cached input price", optional=True)
+    reasoning_price = _price_field("reasoning price", optional=True)
+
+    # Capabilities: booleans so they can be filtered and indexed
+    supports_vision = models.BooleanField("vision", default=False)
+    supports_function_calling = models.BooleanField("function calling", default=False)
+    supports_thinking = models.BooleanField("thinking", default=False)
+    supports_extended_thinking = models.BooleanField("extended thinking", default=False)
+    supports_image_generation = models.BooleanField("image generation", default=False)
+
+    # Reasoning: provider-specific config whose shape depends on its "type"
+    reasoning_config = models.JSONField(null=True, blank=True)
+
+    # Routing
+    gateway = models.CharField(max_length=20, choices=Gateway.choices, blank=True)
+    host_order = models.JSONField(default=list, blank=True, help_text="Ordered fallback inference hosts.")
+
+    # Display
+    knowledge_cutoff = models.CharField(max_length=60, blank=True)
+    user_friendly_description = models.TextField(blank=True)
+    best_for = models.TextField(blank=True)
+    benchmarks = models.JSONField(null=True, blank=True)
+    speed_tier = models.CharField(max_length=20, choices=SpeedTier.choices, blank=True)
+
+    # Access
+    is_pro = models.BooleanField("pro only", default=False)
+    is_internal_only = models.BooleanField("internal only", default=False)
+    is_experimental = models.BooleanField("experimental", default=False)
+
+    status = models.CharField(max_length=20, choices=ModelStatus.choices, default=ModelStatus.ACTIVE)
+
+    # Audit
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
+
+    class Meta:
+        ordering = ["model_id"]
+        verbose_name = "AI model"
+        permissions = [
+            ("import_aimodel", "Can import AI models from JSON"),
+            ("export_aimodel", "Can export AI models to JSON"),
+        ]
+        indexes = [
+            models.Index(fields=["provider", "status"], name="aimodel_provider_status_idx"),
+            models.Index(fields=["status"], name="aimodel_status_idx"),
+            models.Index(
+                fields=[
+                    "supports_vision",
+                    "supports_function_calling",
+                    "supports_thinking",
+                    "supports_extended_thinking",
+                    "supports_image_generation",
+                ],
+                name="aimodel_capabilities_idx",
+            ),
+            models.Index(fields=["updated_at"], name="aimodel_updated_at_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(input_price__gte=0), name="aimodel_input_price_gte_0"),
+            models.CheckConstraint(condition=Q(output_price__gte=0), name="aimodel_output_price_gte_0"),
+            models.CheckConstraint(
+                condition=Q(cached_input_price__isnull=True) | Q(cached_input_price__gte=0),
+                name="aimodel_cached_input_price_gte_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(reasoning_price__isnull=True) | Q(reasoning_price__gte=0),
+                name="aimodel_reasoning_price_gte_0",
+            ),
+            models.CheckConstraint(condition=Q(context_window__gt=0), name="aimodel_context_window_gt_0"),
+            models.CheckConstraint(condition=Q(status__in=ModelStatus.values), name="aimodel_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.model_id
+
+    def save(self, *args, **kwargs) -> None:
+        if self._model_id_changed():
+            raise ValidationError({"model_id": "The model id cannot be changed after creation."})
+        super().save(*args, **kwargs)
+        self._stored_model_id = self.model_id
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self._model_id_changed():
+            errors["model_id"] = ["The model id cannot be changed after creation."]
+        if self.context_window is not None and self.context_window <= 0:
+            errors.setdefault("context_window", []).append("Must be a positive number of tokens.")
+        problems = reasoning_config_errors(self.reasoning_config)
+        if problems:
+            errors["reasoning_config"] = problems
+        if not isinstance(self.host_order, list) or not all(
+            isinstance(host, str) and host.strip() for host in self.host_order
+        ):
+            errors["host_order"] = ["Must be a list of host names."]
+        elif len(set(self.host_order)) != len(self.host_order):
+            errors["host_order"] = ["A host is listed twice."]
+        if self.benchmarks is not None and not isinstance(self.benchmarks, dict):
+            errors["benchmarks"] = ["Must be a JSON object."]
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset(cap for field, cap in CAPABILITY_FIELDS.items() if getattr(self, field))
+
+    def _model_id_changed(self) -> bool:
+        stored = getattr(self, "_stored_model_id", None)
+        return self.pk is not None and stored is not None and stored != self.model_id
+
+    @classmethod
+    def from_db(cls, db, field_names, values):  # type: ignore[override]
+        instance = super().from_db(db, field_names, values)
+        # Remember the stored id so clean()/save() can refuse to change it.
+        instance._stored_model_id = instance.__dict__.get("model_id")
+        return instance

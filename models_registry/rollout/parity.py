@@ -1,0 +1,26 @@
+"""The parity check of the rollout: the static catalog against the database as it is now."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from models_registry.catalog.conversions import config_from_model
+from models_registry.catalog.models import AIModel
+from models_registry.domain.parity import ParityReport, compare_catalogs
+from models_registry.domain.static_catalog import load_static_catalog
+from models_registry.domain.types import ModelConfig
+
+
+def run_parity_check() -> ParityReport:
+    """Compare the static catalog with the database as it is now."""
+    database: dict[str, ModelConfig] = {}
+    invalid: dict[str, str] = {}
+    for row in AIModel.objects.select_related("provider"):
+        try:
+            row.full_clean(validate_unique=False, validate_constraints=False)
+            database[row.model_id] = config_from_model(row)
+        except ValidationError as exc:
+            invalid[row.model_id] = "; ".join(
+                f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()
+            )
+    return compare_catalogs(load_static_catalog().by_id(), database, invalid)
