@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.forms import BaseModelFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -17,6 +19,7 @@ from django.urls import path, reverse
 
 from models_registry import registry
 from models_registry.admin.audited import AuditedAdmin
+from models_registry.audit import writes
 from models_registry.domain.types import format_money
 from models_registry.models import AIModel
 
@@ -95,22 +98,23 @@ class RouterConfigAdmin(AuditedAdmin):
                 setattr(field.widget, flag, False)
         return field
 
-    def save_model(
-        self, request: HttpRequest, obj: RouterConfig, form: RouterConfigForm, change: bool
-    ) -> None:
-        services.save_config(
+    change_form_template = "admin/autorouter/routerconfig/change_form.html"
+
+    def update_object(self, request: HttpRequest, obj: RouterConfig, form: RouterConfigForm) -> RouterConfig:
+        return services.save_config(
             obj,
             user=request.user,
             reason=form.cleaned_data["reason"],
+            changes=form.model_changes,
             expected_version=form.cleaned_data["seen_version"],
         )
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except services.EditConflict as conflict:
-            self.message_user(request, conflict.messages[0], messages.ERROR)
-            return HttpResponseRedirect(request.path)
+    def revert_object(
+        self, request: HttpRequest, obj: RouterConfig, *, to_version: int, reason: str, expected_version: int
+    ) -> RouterConfig:
+        return services.revert_config(
+            obj, to_version=to_version, user=request.user, reason=reason, expected_version=expected_version
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         if not self.has_view_or_change_permission(request):
@@ -231,6 +235,28 @@ def _json(decision: Any) -> str:
     return json.dumps(decision.to_dict(), indent=2)
 
 
+class ProfileRowForm(forms.ModelForm):
+    """One row of the profile list: carries the version the editor saw, checked under the row's lock."""
+
+    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and not self.is_bound:
+            self.initial["seen_version"] = self.instance.version
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk is not None and self.has_changed():
+            if cleaned.get("seen_version") is None:
+                raise ValidationError(f"{self.instance}: the page is missing its version; reload it.")
+            writes.check_version(writes.lock(ModelProfile, self.instance.pk), cleaned["seen_version"])
+        return cleaned
+
+    def has_changed(self) -> bool:
+        return any(name != "seen_version" for name in self.changed_data)
+
+
 class ProfileFormSet(BaseModelFormSet):
     """The profile list's inline edits: refused without a reason (``_reason`` next to the Save button)."""
 
@@ -261,7 +287,7 @@ class ModelProfileAdmin(AuditedAdmin):
         if obj is not None:
             fieldsets.append(("Last change", {"fields": ("updated_at", "updated_by")}))
         if (obj is None and self.has_add_permission(request)) or self.has_change_permission(request, obj):
-            fieldsets.append(("Reason for change", {"fields": ("reason",)}))
+            fieldsets.append(self.reason_fieldset)
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: ModelProfile | None = None) -> tuple[str, ...]:
@@ -275,15 +301,38 @@ class ModelProfileAdmin(AuditedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a model without a profile is never routed to; set low scores instead
 
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any):
+        return super().get_changelist_form(request, form=ProfileRowForm, **kwargs)
+
     def get_changelist_formset(self, request: HttpRequest, **kwargs: Any):
         formset = super().get_changelist_formset(request, **kwargs)
         return type(
             "ProfileChangelistFormSet", (ProfileFormSet, formset), {"reason": request.POST.get("_reason", "")}
         )
 
-    def save_model(self, request: HttpRequest, obj: ModelProfile, form: Any, change: bool) -> None:
-        reason = form.cleaned_data.get("reason") or request.POST.get("_reason", "")
-        services.save_profile(obj, user=request.user, reason=reason)
+    def create_object(self, request: HttpRequest, obj: ModelProfile, reason: str) -> ModelProfile:
+        return services.create_profile(obj, user=request.user, reason=reason)
+
+    def update_object(self, request: HttpRequest, obj: ModelProfile, form: Any) -> ModelProfile:
+        if isinstance(form, ProfileRowForm):  # a row of the list: the reason is next to the Save button
+            changes = {name: form.cleaned_data[name] for name in form.changed_data if name != "seen_version"}
+            reason = request.POST.get("_reason", "")
+        else:
+            changes, reason = form.model_changes, form.cleaned_data["reason"]
+        return services.update_profile(
+            obj,
+            user=request.user,
+            reason=reason,
+            changes=changes,
+            expected_version=form.cleaned_data["seen_version"],
+        )
+
+    def revert_object(
+        self, request: HttpRequest, obj: ModelProfile, *, to_version: int, reason: str, expected_version: int
+    ) -> ModelProfile:
+        return services.revert_profile(
+            obj, to_version=to_version, user=request.user, reason=reason, expected_version=expected_version
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         missing = list(
@@ -292,12 +341,23 @@ class ModelProfileAdmin(AuditedAdmin):
             .order_by("model_id")
             .values_list("model_id", flat=True)
         )
+        reason = request.POST.get("_reason", "").strip()
         context = {
             "models_without_profile": missing,
-            "profile_reason": request.POST.get("_reason", ""),  # kept when the edits come back with errors
+            "profile_reason": reason,  # kept when the edits come back with errors
             **(extra_context or {}),
         }
-        return super().changelist_view(request, context)
+        if request.method != "POST" or "_save" not in request.POST:
+            return super().changelist_view(request, context)
+        # One transaction for the whole list: the row locks taken while checking
+        # versions are held until every row is saved, and the rows share one change set.
+        scope = (
+            writes.change_set(user=request.user, reason=reason, summary="Profile list edit")
+            if reason
+            else transaction.atomic()
+        )
+        with scope:
+            return super().changelist_view(request, context)
 
 
 @admin.register(DecisionLog)

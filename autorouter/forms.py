@@ -8,7 +8,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from . import services
+from models_registry.admin.audited import AuditedForm
+
 from .models import PARAMETER_FIELDS, ModelProfile, RouterConfig
 from .types import CATEGORIES
 
@@ -68,7 +69,7 @@ class NameListField(forms.Field):
         return [name.strip().lower() for name in re.split(r"[,\n]", value or "") if name.strip()]
 
 
-class RouterConfigForm(forms.ModelForm):
+class RouterConfigForm(AuditedForm):
     speed_bonuses = SpeedBonusesField(
         required=False,
         help_text="One 'pattern = points' per line. A pattern matches a model id or name (flash, nano, "
@@ -82,24 +83,13 @@ class RouterConfigForm(forms.ModelForm):
         required=False,
         help_text="Comma-separated provider slugs whose models search the web (research bonus).",
     )
-    reason = reason_field()
-    # The version the editor opened; saving over a newer one is refused (services.EditConflict).
-    seen_version = forms.IntegerField(widget=forms.HiddenInput)
 
     class Meta:
         model = RouterConfig
         fields = PARAMETER_FIELDS
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None and not self.is_bound:
-            # Per form, not on the shared field: concurrent requests must not see each other's value.
-            self.initial["seen_version"] = services.config_version_number(self.instance)
 
-
-class ModelProfileForm(forms.ModelForm):
-    reason = reason_field()
-
+class ModelProfileForm(AuditedForm):
     class Meta:
         model = ModelProfile
         fields = ("model", "quality", *CATEGORIES)

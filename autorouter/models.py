@@ -18,6 +18,7 @@ from django.db.models.functions import Round
 from django.db.models.lookups import Exact
 from simple_history.models import HistoricalRecords
 
+from models_registry.audit.models import Audited
 from models_registry.models import AIModel
 
 from .types import CATEGORIES, COMPLEXITIES, TIERS
@@ -64,7 +65,7 @@ def _weights_sum_to_one(complexity: str) -> models.CheckConstraint:
     )
 
 
-class RouterConfig(models.Model):
+class RouterConfig(Audited):
     """Every tuning parameter of the auto-router. Exactly one row (id 1)."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
@@ -283,8 +284,10 @@ def _json_shape_errors(config: RouterConfig) -> dict[str, list[str]]:
     return errors
 
 
-class ModelProfile(models.Model):
+class ModelProfile(Audited):
     """How good one catalog model is, overall and per category (0-100), for the router."""
+
+    immutable_fields = ("model",)
 
     model = models.OneToOneField(
         AIModel,

@@ -14,15 +14,9 @@ from typing import Any
 
 from django.db import transaction
 
-from models_registry.catalog.services import (  # noqa: F401  (EditConflict is part of this API)
-    EditConflict,
-    check_not_stale,
-    require_reason,
-    save_with_history,
-    version_number,
-)
+from models_registry.audit import writes
+from models_registry.audit.writes import EditConflict, require_reason  # noqa: F401  (part of this API)
 from models_registry.models import AIModel
-from models_registry.read.catalog_version import bump_on_commit
 
 from .conversions import field_values_from_profile, field_values_from_settings
 from .decision import Decision
@@ -40,29 +34,28 @@ def get_config() -> RouterConfig | None:
     return RouterConfig.objects.filter(pk=SINGLETON_ID).first()
 
 
-def config_version_number(config: RouterConfig) -> int:
-    """How many versions the config has (the number of the current one)."""
-    return version_number(config)
-
-
 def save_config(
-    config: RouterConfig, *, user: Any, reason: str, expected_version: int | None = None
+    config: RouterConfig,
+    *,
+    user: Any,
+    reason: str,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
 ) -> RouterConfig:
-    """Validate and save the (edited) config row as a new version.
+    """Apply ``changes`` (parameter → value) to the config as one new version.
 
     ``expected_version``: the version the editor started from; if the config
     moved on since, nothing is saved and :class:`EditConflict` is raised.
     """
-    reason = require_reason(reason)
-    config.pk = SINGLETON_ID
-    config.updated_by = user
-    with transaction.atomic():
-        if expected_version is not None:
-            # Same rule as the catalog: refuse, listing what changed since the editor opened it.
-            check_not_stale(RouterConfig.objects.select_for_update().get(pk=SINGLETON_ID), expected_version)
-        save_with_history(config, user=user, reason=reason)
-        bump_on_commit()
-    return config
+    return writes.update(config, user=user, reason=reason, changes=changes, expected_version=expected_version)
+
+
+def revert_config(
+    config: RouterConfig, *, to_version: int, user: Any, reason: str, expected_version: int | None = None
+) -> RouterConfig:
+    return writes.revert(
+        config, to_version=to_version, user=user, reason=reason, expected_version=expected_version
+    )
 
 
 def reset_config(
@@ -71,20 +64,16 @@ def reset_config(
     """Set every parameter to ``settings`` (the built-in defaults), creating the row if missing.
 
     Returns the row and ``"created"`` or ``"replaced"``. The history is kept:
-    a reset is one more version.
+    a reset is one more version (refused if the config already has the defaults).
     """
-    reason = require_reason(reason)
+    values = field_values_from_settings(settings)
     with transaction.atomic():
         config = RouterConfig.objects.select_for_update().filter(pk=SINGLETON_ID).first()
-        action = REPLACED if config is not None else CREATED
         if config is None:
-            config = RouterConfig(pk=SINGLETON_ID)
-        for name, value in field_values_from_settings(settings).items():
-            setattr(config, name, value)
-        config.updated_by = user
-        save_with_history(config, user=user, reason=reason)
-        bump_on_commit()
-    return config, action
+            config = writes.create(RouterConfig(pk=SINGLETON_ID, **values), user=user, reason=reason)
+            return config, CREATED
+        writes.update(config, user=user, reason=reason, changes=values)
+    return config, REPLACED
 
 
 @dataclass
@@ -117,14 +106,30 @@ def seed_config(
     return SeedConfigResult(action)
 
 
-def save_profile(profile: ModelProfile, *, user: Any, reason: str) -> ModelProfile:
-    """Validate and save one (edited or new) profile as a new version."""
-    reason = require_reason(reason)
-    profile.updated_by = user
-    with transaction.atomic():
-        save_with_history(profile, user=user, reason=reason)
-        bump_on_commit()
-    return profile
+def create_profile(profile: ModelProfile, *, user: Any, reason: str) -> ModelProfile:
+    """Save a new profile as its version 1."""
+    return writes.create(profile, user=user, reason=reason)
+
+
+def update_profile(
+    profile: ModelProfile,
+    *,
+    user: Any,
+    reason: str,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> ModelProfile:
+    return writes.update(
+        profile, user=user, reason=reason, changes=changes, expected_version=expected_version
+    )
+
+
+def revert_profile(
+    profile: ModelProfile, *, to_version: int, user: Any, reason: str, expected_version: int | None = None
+) -> ModelProfile:
+    return writes.revert(
+        profile, to_version=to_version, user=user, reason=reason, expected_version=expected_version
+    )
 
 
 @dataclass
@@ -155,15 +160,11 @@ def seed_profiles(
     if dry_run:
         result.created = to_create
         return result
-    with transaction.atomic():
+    with writes.change_set(user=user, reason=reason, summary="Seed of the router profiles"):
         for model_id in to_create:
-            row = ModelProfile(
-                model_id=model_id, updated_by=user, **field_values_from_profile(profiles[model_id])
-            )
-            save_with_history(row, user=user, reason=reason)
+            row = ModelProfile(model_id=model_id, **field_values_from_profile(profiles[model_id]))
+            writes.create(row, user=user, reason=reason)
             result.created.append(model_id)
-        if result.created:
-            bump_on_commit()
     return result
 
 

@@ -26,6 +26,9 @@ REGISTRY_EDITOR_PERMISSIONS = [
     (_APP, "change_provider"),
 ]
 
+# Added after the roles' data migration; applied by the post_migrate sync.
+CHANGE_LOG_PERMISSIONS = [(_APP, "view_changerecord")]
+
 _declared: dict[str, set[tuple[str, str]]] = {EDITORS: set(), VIEWERS: set()}
 
 

@@ -3,4 +3,4 @@
 ``catalog``: models and providers. ``rollout``: rollout flags and the rollout page.
 """
 
-from models_registry.admin import catalog, rollout  # noqa: F401  (imported for their registrations)
+from models_registry.admin import catalog, changelog, rollout  # noqa: F401  (imported for their registrations)

@@ -14,18 +14,17 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
 from import_export.tmp_storages import CacheStorage, TempFolderStorage
 
-from models_registry.admin.audited import AuditedAdmin, field_label
+from models_registry.admin.audited import AuditedAdmin
 from models_registry.admin.forms import (
     AIModelForm,
     CatalogConfirmImportForm,
@@ -34,7 +33,6 @@ from models_registry.admin.forms import (
     ProviderForm,
     ReactivateForm,
     ReasonForm,
-    RevertForm,
 )
 from models_registry.admin.resources import AIModelResource, CatalogJSON
 from models_registry.catalog import services
@@ -53,48 +51,34 @@ CAPABILITY_TAGS = {
 }
 
 
-def error_lines(error: ValidationError) -> list[str]:
-    """A ValidationError as readable lines, field names included."""
-    if hasattr(error, "error_dict"):
-        return [
-            message if name == "__all__" else f"{name}: {message}"
-            for name, field_messages in error.message_dict.items()
-            for message in field_messages
-        ]
-    return list(error.messages)
-
-
-class CatalogAdmin(AuditedAdmin):
-    def can_save(self, request: HttpRequest, obj: Any) -> bool:
-        return (
-            self.has_change_permission(request, obj) if obj is not None else self.has_add_permission(request)
-        )
-
-
 @admin.register(Provider)
-class ProviderAdmin(CatalogAdmin):
+class ProviderAdmin(AuditedAdmin):
     form = ProviderForm
     list_display = ("slug", "name", "updated_at")
     search_fields = ("slug", "name")
 
     def get_fields(self, request: HttpRequest, obj: Provider | None = None) -> list[str]:
-        return ["slug", "name", "reason"] if self.can_save(request, obj) else ["slug", "name"]
+        return ["slug", "name", "reason", "seen_version"] if self.can_save(request, obj) else ["slug", "name"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Provider | None = None) -> tuple[str, ...]:
         # Model ids and import files name providers by slug: it is fixed once created.
         return ("slug",) if obj is not None else ()
 
-    def save_model(self, request: HttpRequest, obj: Provider, form: ProviderForm, change: bool) -> None:
-        reason = form.cleaned_data["reason"]
-        if change:
-            changes = {name: form.cleaned_data[name] for name in form.changed_data if name != "reason"}
-            services.update_provider(obj, user=request.user, reason=reason, changes=changes)
-        else:
-            services.save_new_provider(obj, user=request.user, reason=reason)
+    def create_object(self, request: HttpRequest, obj: Provider, reason: str) -> Provider:
+        return services.save_new_provider(obj, user=request.user, reason=reason)
+
+    def update_object(self, request: HttpRequest, obj: Provider, form: ProviderForm) -> Provider:
+        return services.update_provider(
+            obj,
+            user=request.user,
+            reason=form.cleaned_data["reason"],
+            changes=form.model_changes,
+            expected_version=form.cleaned_data["seen_version"],
+        )
 
 
 @admin.register(AIModel)
-class AIModelAdmin(ImportExportMixin, CatalogAdmin):
+class AIModelAdmin(ImportExportMixin, AuditedAdmin):
     form = AIModelForm
     change_list_template = "admin/models_registry/aimodel/change_list.html"
 
@@ -162,7 +146,7 @@ class AIModelAdmin(ImportExportMixin, CatalogAdmin):
         "Audit",
         {"classes": ("collapse",), "fields": ("created_at", "created_by", "updated_at", "updated_by")},
     )
-    reason_fieldset = ("Reason for change", {"fields": ("reason", "seen_version")})
+    change_form_template = "admin/models_registry/aimodel/change_form.html"
 
     def get_fieldsets(self, request: HttpRequest, obj: AIModel | None = None) -> list:
         fieldsets = list(self.fieldsets)
@@ -216,121 +200,24 @@ class AIModelAdmin(ImportExportMixin, CatalogAdmin):
         return format_html('{}<br><span class="quiet">by {}</span>', when, who)
 
     # --- saving through services ---
-    def save_model(self, request: HttpRequest, obj: AIModel, form: AIModelForm, change: bool) -> None:
-        reason = form.cleaned_data["reason"]
-        if change:
-            services.update_model(
-                obj,
-                user=request.user,
-                reason=reason,
-                changes=form.model_changes,
-                expected_version=form.cleaned_data["seen_version"],
-            )
-        else:
-            services.save_new_model(obj, user=request.user, reason=reason)
+    def create_object(self, request: HttpRequest, obj: AIModel, reason: str) -> AIModel:
+        return services.save_new_model(obj, user=request.user, reason=reason)
 
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: Any = None,
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except services.EditConflict as conflict:
-            # Someone saved between our form check and our write (the row
-            # lock caught it); the transaction rolled back.
-            for line in conflict.messages:
-                messages.error(request, line)
-            return HttpResponseRedirect(request.path)
+    def update_object(self, request: HttpRequest, obj: AIModel, form: AIModelForm) -> AIModel:
+        return services.update_model(
+            obj,
+            user=request.user,
+            reason=form.cleaned_data["reason"],
+            changes=form.model_changes,
+            expected_version=form.cleaned_data["seen_version"],
+        )
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict,
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Any = None,
-    ) -> HttpResponse:
-        if obj is not None and obj.pk is not None:
-            latest = (
-                obj.history.select_related("history_user").order_by("-history_date", "-history_id").first()
-            )
-            if latest is not None:
-                context["version_line"] = {
-                    "number": services.version_number(obj),
-                    "changed_by": latest.history_user.get_username() if latest.history_user else "system",
-                    "at": latest.history_date,
-                    "reason": latest.history_change_reason or "",
-                }
-        return super().render_change_form(request, context, add, change, form_url, obj)
-
-    # --- history and revert ---
-    def get_urls(self) -> list:
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            path(
-                "<path:object_id>/history/<int:number>/revert/",
-                self.admin_site.admin_view(self.revert_view),
-                name=f"{info[0]}_{info[1]}_revert",
-            ),
-            *super().get_urls(),
-        ]
-
-    def revert_url_name(self, request: HttpRequest, obj: Any) -> str | None:
-        if not self.has_change_permission(request, obj):
-            return None
-        return f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_revert"
-
-    def revert_view(self, request: HttpRequest, object_id: str, number: int) -> HttpResponse:
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
-        current = services.version_number(obj)
-        if not 1 <= number <= current:
-            raise Http404(f"{obj} has no version {number}")
-        changes = [
-            {
-                "label": field_label(AIModel, change.field),
-                "current": services.describe_value(change.old),
-                "target": services.describe_value(change.new),
-            }
-            for change in services.revert_changes(obj, number)
-        ]
-        history_url = reverse(f"{self.admin_site.name}:models_registry_aimodel_history", args=[obj.pk])
-        form = RevertForm(request.POST or None, initial={"seen_version": current})
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.revert_model(
-                    obj,
-                    to_version=number,
-                    user=request.user,
-                    reason=form.cleaned_data["reason"],
-                    expected_version=form.cleaned_data["seen_version"],
-                )
-            except ValidationError as error:  # EditConflict, nothing to revert, or invalid old values
-                form.add_error(None, error_lines(error))
-            else:
-                self.log_change(request, obj, f"Reverted to version {number}")
-                messages.success(request, f"{obj} reverted to version {number} as version {current + 1}.")
-                return HttpResponseRedirect(history_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Revert {obj} to version {number}?",
-            "opts": self.opts,
-            "object": obj,
-            "number": number,
-            "current": current,
-            "changes": changes,
-            "form": form,
-            "history_url": history_url,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/models_registry/aimodel/revert_confirmation.html", context)
+    def revert_object(
+        self, request: HttpRequest, obj: AIModel, *, to_version: int, reason: str, expected_version: int
+    ) -> AIModel:
+        return services.revert_model(
+            obj, to_version=to_version, user=request.user, reason=reason, expected_version=expected_version
+        )
 
     # --- actions ---
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:

@@ -10,22 +10,11 @@ from django import forms
 from django.core.exceptions import ValidationError
 from import_export.forms import ConfirmImportForm, ImportForm
 
-from models_registry.catalog import services
+from models_registry.admin.audited import REASON_LABEL, AuditedForm, reason_field
 from models_registry.domain.types import EDITABLE_MODEL_FIELDS, format_money
 from models_registry.models import AIModel, ModelStatus, Provider
 
-REASON_LABEL = "Reason for change"
 PRICE_FIELDS = ("input_price", "output_price", "cached_input_price", "reasoning_price")
-REASON_HELP = "Required. Stored in the history with your name, e.g. “Price drop announced 2025-06-01”."
-
-
-def reason_field(*, required: bool = True, help_text: str = REASON_HELP) -> forms.CharField:
-    return forms.CharField(
-        label=REASON_LABEL,
-        required=required,
-        help_text=help_text,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 80, "class": "vLargeTextField"}),
-    )
 
 
 class PrettyJSONField(forms.JSONField):
@@ -69,12 +58,8 @@ class HostOrderField(forms.Field):
             raise ValidationError(f"Listed twice: {', '.join(repeated)}.")
 
 
-class AIModelForm(forms.ModelForm):
+class AIModelForm(AuditedForm):
     """The change form: every save needs a reason, and refuses if the model changed since it was opened."""
-
-    reason = reason_field()
-    # The version the editor saw when the form opened; compared on save.
-    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = AIModel
@@ -97,37 +82,12 @@ class AIModelForm(forms.ModelForm):
         if "host_order" in self.fields:
             self.fields["host_order"].show_hidden_initial = False
         if self.instance.pk is not None and not self.is_bound:
-            self.initial["seen_version"] = services.version_number(self.instance)
             for name in PRICE_FIELDS:  # "2.5", not the column's "2.500000"
                 if name in self.fields and self.initial.get(name) is not None:
                     self.initial[name] = format_money(self.initial[name])
 
-    @property
-    def changed_model_fields(self) -> list[str]:
-        model_fields = {f.name for f in AIModel._meta.fields}
-        return [name for name in self.changed_data if name in model_fields]
 
-    @property
-    def model_changes(self) -> dict[str, Any]:
-        """Model fields the user changed, with their new (cleaned) values."""
-        return {name: self.cleaned_data[name] for name in self.changed_model_fields}
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.instance.pk is None:
-            return cleaned
-        seen = cleaned.get("seen_version")
-        if seen is None:
-            raise ValidationError("This form is missing the version it was opened at; reload the page.")
-        services.check_not_stale(self.instance, seen)
-        if not self.changed_model_fields:
-            raise ValidationError("Nothing to save: no field differs from the current version.")
-        return cleaned
-
-
-class ProviderForm(forms.ModelForm):
-    reason = reason_field()
-
+class ProviderForm(AuditedForm):
     class Meta:
         model = Provider
         fields = ["slug", "name"]
@@ -155,10 +115,6 @@ class DuplicateForm(forms.Form):
     reason = reason_field(
         required=False, help_text="Optional note; the history says “Duplicated from <model>” either way."
     )
-
-
-class RevertForm(ReasonForm):
-    seen_version = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class CatalogImportForm(ImportForm):

@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from models_registry.admin.audited import AuditedAdmin
+from models_registry.admin.audited import AuditedAdmin, error_lines
 from models_registry.models import RolloutFlag
 from models_registry.read import monitoring
 from models_registry.rollout.flags import (
@@ -22,8 +22,10 @@ from models_registry.rollout.flags import (
     RolloutRefused,
     advance_flag,
     current_percent,
+    flag_version,
     known_flags,
     next_stage,
+    revert_flag,
     rollback_flag,
     set_flag_percent,
     source_setting,
@@ -61,6 +63,19 @@ class RolloutFlagAdmin(AuditedAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False  # changes go through the rollout page with a reason
 
+    def can_revert(self, request, obj) -> bool:
+        return request.user.has_perm("models_registry.change_rolloutflag")  # the rollout page's right
+
+    def revert_object(self, request, obj, *, to_version: int, reason: str, expected_version: int):
+        # Through the rollout rules: recorded as a rollout change with its reason.
+        return revert_flag(
+            obj.name,
+            to_version=to_version,
+            user=request.user,
+            reason=reason,
+            expected_version=expected_version,
+        )
+
     def get_urls(self):
         urls = super().get_urls()
         page = self.admin_site.admin_view(self.rollout_view)
@@ -78,7 +93,8 @@ class RolloutFlagAdmin(AuditedAdmin):
                 try:
                     self._apply(request, form.cleaned_data)
                 except (RolloutRefused, ValidationError) as exc:
-                    self.message_user(request, _message(exc), level=messages.ERROR)
+                    for line in _message_lines(exc):
+                        self.message_user(request, line, level=messages.ERROR)
                 else:
                     return redirect(reverse("admin:models_registry_rollout"))
         flags = []
@@ -86,7 +102,7 @@ class RolloutFlagAdmin(AuditedAdmin):
             percent = current_percent(name)
             flags.append(
                 {"name": name, "percent": percent, "next_stage": next_stage(percent),
-                 "history": list(reversed(stage_history(name)))}
+                 "version": flag_version(name), "history": list(reversed(stage_history(name)))}
             )  # fmt: skip
         context = {
             **self.admin_site.each_context(request),
@@ -104,20 +120,24 @@ class RolloutFlagAdmin(AuditedAdmin):
 
     def _apply(self, request, data) -> None:
         user, reason, flag = request.user, data["reason"], data["flag"]
+        # The version the page showed: an advance or a set over someone else's change is refused.
+        # A rollback is not: it is the emergency brake and always safe.
+        try:
+            seen = int(request.POST.get(f"version_{flag}", ""))
+        except ValueError:
+            raise ValidationError("The page is missing the flag's version; reload it.") from None
         if data["action"] == "advance":
-            percent = advance_flag(flag, user=user, reason=reason, force=data["force"])
+            percent = advance_flag(flag, user=user, reason=reason, force=data["force"], expected_version=seen)
         elif data["action"] == "rollback":
             rollback_flag(flag, user=user, reason=reason)
             percent = 0
         else:
             if data["percent"] is None:
                 raise ValidationError({"percent": "Give the percentage to set."})
-            set_flag_percent(flag, data["percent"], user=user, reason=reason)
+            set_flag_percent(flag, data["percent"], user=user, reason=reason, expected_version=seen)
             percent = data["percent"]
         self.message_user(request, f"{flag} is now at {percent}%.", level=messages.SUCCESS)
 
 
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ValidationError) and hasattr(exc, "message_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return str(exc)
+def _message_lines(exc: Exception) -> list[str]:
+    return error_lines(exc) if isinstance(exc, ValidationError) else [str(exc)]

@@ -1,8 +1,8 @@
-"""Reading the audit trail: numbered versions and field-level diffs.
+"""Reading the audit trail: an object's versions, two versions compared, an object as of a version.
 
-Works for any model tracked by django-simple-history (``AIModel``,
-``Provider``, and the router's tables). The admin's history pages, revert and
-the tests all read history through :func:`versions_of` / :func:`version_of`.
+Works for every audited table. Versions and their diffs come from the change
+log (:class:`~models_registry.audit.models.ChangeRecord`, one query per
+object); full snapshots for "as of" and compare come from simple-history.
 """
 
 from __future__ import annotations
@@ -11,109 +11,97 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
+from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from models_registry.audit.models import ChangeRecord
+from models_registry.audit.values import describe_value
+from models_registry.audit.writes import historical_record, tracked_fields
 from models_registry.domain.types import FieldChange
-
-# Audit columns change on every save; the history row already records them.
-AUDIT_FIELDS = ("created_at", "updated_at", "created_by", "updated_by")
-
-CREATED, UPDATED, DEPRECATED, DELETED = "created", "updated", "deprecated", "deleted"
 
 
 @dataclass(frozen=True, slots=True)
 class Version:
     number: int
     change_type: str
-    changes: tuple[FieldChange, ...]
-    user: Any  # the user model instance, or None for system jobs
+    changes: tuple[FieldChange, ...]  # display strings: old → new
+    changed_by: str  # the user's name as it was when they saved, "system" for jobs
+    user_id: int | None
     reason: str
     at: datetime
-    record: Any  # the historical row (``record.instance`` rebuilds the object as it was)
-
-    @property
-    def changed_by(self) -> str:
-        return self.user.get_username() if self.user is not None else "system"
+    change_set_id: Any
 
     @property
     def changed_fields(self) -> tuple[str, ...]:
         return tuple(change.field for change in self.changes)
 
 
-def _display(value: Any) -> Any:
-    # With foreign_keys_are_objs, related values are objects: show them by name.
-    if isinstance(value, models.Model):
-        return str(value)
-    return value
+def _version(record: ChangeRecord) -> Version:
+    return Version(
+        number=record.version,
+        change_type=record.change_type,
+        changes=tuple(FieldChange(d["field"], d["old"], d["new"]) for d in record.diff),
+        changed_by=record.changed_by,
+        user_id=record.user_id,
+        reason=record.reason,
+        at=record.at,
+        change_set_id=record.change_set_id,
+    )
 
 
-def _change_type(record: Any, changes: tuple[FieldChange, ...]) -> str:
-    if record.history_type == "+":
-        return CREATED
-    if record.history_type == "-":
-        return DELETED
-    for change in changes:
-        if change.field == "status" and change.new == "deprecated":
-            return DEPRECATED
-    return UPDATED
-
-
-def _initial_value(record: Any, field: models.Field) -> Any:
-    if field.is_relation:
-        try:  # show a related row by name, as the later diffs do
-            return _display(getattr(record, field.name))
-        except ObjectDoesNotExist:
-            pass  # deleted since: its key is all there is
-    return getattr(record, field.attname)
-
-
-def _initial_changes(record: Any, excluded: set[str]) -> tuple[FieldChange, ...]:
-    changes = []
-    for field in record.instance_type._meta.fields:
-        if field.name in excluded or field.primary_key or not hasattr(record, field.attname):
-            continue  # audit columns, the key, and fields the history does not track
-        changes.append(FieldChange(field.name, None, _initial_value(record, field)))
-    return tuple(changes)
+def records_of(instance: models.Model):
+    return ChangeRecord.objects.filter(
+        content_type=ContentType.objects.get_for_model(type(instance)), object_pk=str(instance.pk)
+    )
 
 
 def versions_of(instance: models.Model) -> list[Version]:
-    """Every version of ``instance``, oldest first, numbered from 1."""
-    records = list(instance.history.select_related("history_user").order_by("history_date", "history_id"))
-    excluded = set(AUDIT_FIELDS)
-    versions: list[Version] = []
-    previous = None
-    for number, record in enumerate(records, start=1):
-        if previous is None:
-            changes = _initial_changes(record, excluded)
-        else:
-            delta = record.diff_against(
-                previous,
-                excluded_fields=[f for f in AUDIT_FIELDS if hasattr(record, f)],
-                foreign_keys_are_objs=True,
-            )
-            changes = tuple(
-                FieldChange(change.field, _display(change.old), _display(change.new))
-                for change in delta.changes
-            )
-        versions.append(
-            Version(
-                number=number,
-                change_type=_change_type(record, changes),
-                changes=changes,
-                user=record.history_user,
-                reason=record.history_change_reason or "",
-                at=record.history_date,
-                record=record,
-            )
-        )
-        previous = record
-    return versions
+    """Every version of ``instance``, oldest first."""
+    return [_version(record) for record in records_of(instance).order_by("version")]
 
 
 def version_of(instance: models.Model, number: int) -> Version:
-    """Version ``number`` (1-based) of ``instance``. Raises ``LookupError`` if there is none."""
-    versions = versions_of(instance)
-    if not 1 <= number <= len(versions):
-        raise LookupError(f"{instance} has no version {number} (it has {len(versions)})")
-    return versions[number - 1]
+    """Version ``number`` of ``instance``. Raises ``LookupError`` if there is none."""
+    record = records_of(instance).filter(version=number).first()
+    if record is None:
+        raise LookupError(f"{instance} has no version {number}")
+    return _version(record)
+
+
+def _related_display(field: models.Field, value: Any) -> str:
+    if value is None:
+        return describe_value(None)
+    row = field.related_model._default_manager.filter(**{field.target_field.attname: value}).first()
+    return str(row) if row is not None else str(value)
+
+
+def display_value(field: models.Field, value: Any) -> str:
+    """A stored value as people read it; related rows by name."""
+    return _related_display(field, value) if field.is_relation else describe_value(value)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldValue:
+    field: str
+    label: str
+    value: str
+
+
+def as_of(instance: models.Model, number: int) -> list[FieldValue]:
+    """Every tracked field of ``instance`` as it was at version ``number``. Raises ``LookupError``."""
+    record = historical_record(instance, number)
+    return [
+        FieldValue(field.name, str(field.verbose_name), display_value(field, getattr(record, field.attname)))
+        for field in tracked_fields(type(instance))
+    ]
+
+
+def compare(instance: models.Model, first: int, second: int) -> list[FieldChange]:
+    """The fields that differ between two versions of ``instance``: value at ``first`` → at ``second``."""
+    older, newer = historical_record(instance, first), historical_record(instance, second)
+    changes = []
+    for field in tracked_fields(type(instance)):
+        old, new = getattr(older, field.attname), getattr(newer, field.attname)
+        if old != new:
+            changes.append(FieldChange(field.name, display_value(field, old), display_value(field, new)))
+    return changes

@@ -14,13 +14,16 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from models_registry.audit.models import Audited
 from models_registry.domain.reasoning import reasoning_config_errors
 from models_registry.domain.static_catalog import MODEL_ID_PATTERN
 from models_registry.domain.types import CAPABILITIES, CAPABILITY_FIELDS
 
 
-class Provider(models.Model):
+class Provider(Audited):
     """A model vendor (OpenAI, Anthropic, ...). Data, not code: adding one needs no deploy."""
+
+    immutable_fields = ("slug",)  # model ids and import files name providers by slug
 
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField("display name", max_length=100)
@@ -70,8 +73,10 @@ def _price_field(verbose_name: str, *, optional: bool = False) -> models.Decimal
 assert tuple(CAPABILITY_FIELDS.values()) == CAPABILITIES
 
 
-class AIModel(models.Model):
+class AIModel(Audited):
     """One LLM offered by the chat app."""
+
+    immutable_fields = ("model_id",)
 
     # Identity
     model_id = models.CharField(

@@ -1,9 +1,10 @@
-"""Write services for the catalog.
+"""Write services for the catalog: providers and AI models.
 
-Every write takes the acting user (``None`` for system jobs) and a reason,
-validates fully, records a history row with both, and bumps the catalog
-version when its transaction commits. Admin classes, views and commands call
-these instead of saving models themselves.
+Every write goes through the audited-write mechanism (:mod:`models_registry.audit.writes`):
+it takes the acting user (``None`` for system jobs), a reason and, for edits,
+the version the editor saw; it records who, when, why and the field diff, and
+bumps the catalog version when its transaction commits. Admin classes, views
+and commands call these instead of saving models themselves.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
-from models_registry.audit.history import AUDIT_FIELDS, FieldChange, Version, version_of, versions_of
+from models_registry.audit import writes
+from models_registry.audit.models import ChangeType
+from models_registry.audit.writes import EditConflict, require_reason  # noqa: F401  (part of this API)
 from models_registry.catalog.conversions import config_from_model
 from models_registry.catalog.models import AIModel, ModelStatus, Provider
 from models_registry.domain.fields import field_values_from_config
@@ -32,31 +35,10 @@ from models_registry.domain.imports import (
     RowError,
     plan_import,
 )
-from models_registry.domain.types import ModelConfig, format_money
+from models_registry.domain.types import ModelConfig
 from models_registry.read.catalog_version import bump_on_commit
 
 SEED_REASON = "Initial seed from static catalog"
-
-
-def require_reason(reason: str | None) -> str:
-    """A change reason is mandatory on every write; return it stripped."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": "A reason for the change is required."})
-    return reason
-
-
-def save_with_history(obj: models.Model, *, user: Any, reason: str) -> None:
-    """Validate and save ``obj``, recording ``user`` and ``reason`` on its history row."""
-    obj.full_clean()
-    obj._history_user = user  # read by simple-history instead of the request user
-    obj._change_reason = reason
-    obj.save()
-
-
-def refresh_locked(obj: models.Model) -> None:
-    """Reload ``obj`` from the database and lock its row until the transaction ends."""
-    obj.refresh_from_db(from_queryset=type(obj)._default_manager.select_for_update())
 
 
 def create_provider(*, slug: str, name: str, user: Any, reason: str) -> Provider:
@@ -65,23 +47,21 @@ def create_provider(*, slug: str, name: str, user: Any, reason: str) -> Provider
 
 def save_new_provider(provider: Provider, *, user: Any, reason: str) -> Provider:
     """Save an unsaved ``provider`` (built by a form, say) as its version 1."""
-    reason = require_reason(reason)
-    with transaction.atomic():
-        save_with_history(provider, user=user, reason=reason)
-        bump_on_commit()
-    return provider
+    return writes.create(provider, user=user, reason=reason)
 
 
-def update_provider(provider: Provider, *, user: Any, reason: str, changes: Mapping[str, Any]) -> Provider:
+def update_provider(
+    provider: Provider,
+    *,
+    user: Any,
+    reason: str,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> Provider:
     """Apply ``changes`` (field → new value) to ``provider`` as one new version."""
-    reason = require_reason(reason)
-    with transaction.atomic():
-        refresh_locked(provider)
-        for name, value in changes.items():
-            setattr(provider, name, value)
-        save_with_history(provider, user=user, reason=reason)
-        bump_on_commit()
-    return provider
+    return writes.update(
+        provider, user=user, reason=reason, changes=changes, expected_version=expected_version
+    )
 
 
 def create_model(*, provider: Provider, user: Any, reason: str, **values: Any) -> AIModel:
@@ -91,65 +71,9 @@ def create_model(*, provider: Provider, user: Any, reason: str, **values: Any) -
 
 def save_new_model(model: AIModel, *, user: Any, reason: str) -> AIModel:
     """Save an unsaved ``model`` built elsewhere (e.g. by the admin's form) as its version 1."""
-    reason = require_reason(reason)
     if model.pk is not None:
         raise ValueError(f"{model} is already saved; use update_model()")
-    model.created_by = model.updated_by = user
-    with transaction.atomic():
-        save_with_history(model, user=user, reason=reason)
-        bump_on_commit()
-    return model
-
-
-def version_number(instance: models.Model) -> int:
-    """How many versions ``instance`` has: the number of its latest version (see ``history.versions_of``)."""
-    return instance.history.count()
-
-
-def describe_value(value: Any) -> str:
-    """A field value as people read it in messages and diffs (exact prices, compact JSON)."""
-    if value is None or value == "":
-        return "(empty)"
-    if isinstance(value, Decimal):
-        return format_money(value) or "0"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=isinstance(value, dict))
-    return str(value)
-
-
-class EditConflict(ValidationError):
-    """The object changed after the editor opened it; saving would silently undo those changes."""
-
-    def __init__(self, instance: models.Model, seen_version: int, versions: list[Version]) -> None:
-        self.instance = instance
-        self.seen_version = seen_version
-        self.versions = versions
-        lines = [
-            f"{instance} was changed after you opened it (you edited version {seen_version}, "
-            f"it is now at version {versions[-1].number if versions else seen_version}). "
-            "Nothing was saved. Reload the page to edit the current version."
-        ]
-        for version in versions:
-            changed = "; ".join(
-                f"{change.field}: {describe_value(change.old)} → {describe_value(change.new)}"
-                for change in version.changes
-            )
-            lines.append(
-                f"Version {version.number} by {version.changed_by} at {version.at:%Y-%m-%d %H:%M:%S} UTC "
-                f"({version.reason or 'no reason'}): {changed or 'no field changed'}"
-            )
-        super().__init__(lines)
-
-
-def check_not_stale(instance: models.Model, expected_version: int | None) -> None:
-    """Raise :class:`EditConflict` if ``instance`` has versions newer than ``expected_version``."""
-    if expected_version is None:
-        return
-    if version_number(instance) != expected_version:
-        newer = [version for version in versions_of(instance) if version.number > expected_version]
-        raise EditConflict(instance, expected_version, newer)
+    return writes.create(model, user=user, reason=reason)
 
 
 def update_model(
@@ -165,21 +89,7 @@ def update_model(
     With ``expected_version`` (the version the editor saw), refuse with
     :class:`EditConflict` if someone saved a newer version meanwhile.
     """
-    reason = require_reason(reason)
-    if "model_id" in changes and changes["model_id"] != model.model_id:
-        raise ValidationError({"model_id": "The model id cannot be changed after creation."})
-    with transaction.atomic():
-        # Lock the row and start from what is stored, so two editors that both saw
-        # version N cannot both save N+1, and no stale in-memory field is written back.
-        refresh_locked(model)
-        if expected_version is not None:
-            check_not_stale(model, expected_version)
-        for name, value in changes.items():
-            setattr(model, name, value)
-        model.updated_by = user
-        save_with_history(model, user=user, reason=reason)
-        bump_on_commit()
-    return model
+    return writes.update(model, user=user, reason=reason, changes=changes, expected_version=expected_version)
 
 
 def duplicate_model(
@@ -197,7 +107,9 @@ def duplicate_model(
 
 def deprecate_models(models_to_change: Iterable[AIModel], *, user: Any, reason: str) -> list[AIModel]:
     """Mark models deprecated (nobody can select them any more). Returns those that were not already."""
-    return _set_status(models_to_change, ModelStatus.DEPRECATED, user=user, reason=reason)
+    return _set_status(
+        models_to_change, ModelStatus.DEPRECATED, ChangeType.DEPRECATED, user=user, reason=reason
+    )
 
 
 def reactivate_models(
@@ -206,52 +118,33 @@ def reactivate_models(
     """Make deprecated models selectable again as ``status`` (active or beta). Returns those changed."""
     if status == ModelStatus.DEPRECATED or status not in ModelStatus.values:
         raise ValidationError({"status": "Reactivate as active or beta."})
-    deprecated = [model for model in models_to_change if model.status == ModelStatus.DEPRECATED]
-    return _set_status(deprecated, status, user=user, reason=reason)
+    return _set_status(
+        models_to_change, status, ChangeType.REACTIVATED, user=user, reason=reason, only_deprecated=True
+    )
 
 
-def _set_status(models_to_change: Iterable[AIModel], status: str, *, user: Any, reason: str) -> list[AIModel]:
+def _set_status(
+    models_to_change: Iterable[AIModel],
+    status: str,
+    change_type: str,
+    *,
+    user: Any,
+    reason: str,
+    only_deprecated: bool = False,
+) -> list[AIModel]:
     reason = require_reason(reason)
+    wanted = {model.pk for model in models_to_change}
     changed = []
-    with transaction.atomic():
-        for model in models_to_change:
-            refresh_locked(model)  # an edit saved since the page loaded is kept, not overwritten
-            if model.status == status:
-                continue
-            model.status = status
-            model.updated_by = user
-            save_with_history(model, user=user, reason=reason)
+    with writes.change_set(user=user, reason=reason, summary=f"{change_type.capitalize()} models"):
+        # Locked in key order, whatever order the selection came in: no deadlock with an import.
+        for model in writes.lock_in_order(AIModel, wanted).values():
+            if model.status == status or (only_deprecated and model.status != ModelStatus.DEPRECATED):
+                continue  # an edit saved since the page loaded is kept, not overwritten
+            writes.update(
+                model, user=user, reason=reason, changes={"status": status}, change_type=change_type
+            )
             changed.append(model)
-        if changed:
-            bump_on_commit()
     return changed
-
-
-def _revertible_fields() -> list[models.Field]:
-    skipped = {"model_id", *AUDIT_FIELDS}
-    return [f for f in AIModel._meta.concrete_fields if not f.primary_key and f.name not in skipped]
-
-
-def revert_changes(model: AIModel, to_version: int) -> tuple[FieldChange, ...]:
-    """What reverting ``model`` to ``to_version`` would change: current value → that version's value."""
-    record = version_of(model, to_version).record
-    changes = []
-    for f in _revertible_fields():
-        current, target = getattr(model, f.attname), getattr(record, f.attname)
-        if current != target:
-            changes.append(FieldChange(f.name, current, target))
-    provider_ids = {c.old for c in changes if c.field == "provider"} | {
-        c.new for c in changes if c.field == "provider"
-    }
-    if provider_ids:
-        names = {p.pk: str(p) for p in Provider.objects.filter(pk__in=provider_ids)}
-        changes = [
-            FieldChange(c.field, names.get(c.old, c.old), names.get(c.new, c.new))
-            if c.field == "provider"
-            else c
-            for c in changes
-        ]
-    return tuple(changes)
 
 
 def revert_model(
@@ -262,27 +155,9 @@ def revert_model(
     reason: str,
     expected_version: int | None = None,
 ) -> AIModel:
-    """Restore ``model``'s fields as of ``to_version``, as a new version "Reverted to vN: <reason>".
-
-    History is never rewritten; the restored values are validated like any
-    edit. Raises ``LookupError`` for an unknown version and
-    ``ValidationError`` if the version equals the current one.
-    """
-    reason = require_reason(reason)
-    record = version_of(model, to_version).record
-    changes = {
-        f.attname: getattr(record, f.attname)
-        for f in _revertible_fields()
-        if getattr(model, f.attname) != getattr(record, f.attname)
-    }
-    if not changes:
-        raise ValidationError(f"Version {to_version} is the same as the current version: nothing to revert.")
-    return update_model(
-        model,
-        user=user,
-        reason=f"Reverted to v{to_version}: {reason}",
-        changes=changes,
-        expected_version=expected_version,
+    """Restore ``model``'s fields as of ``to_version``, as a new version "Reverted to vN: <reason>"."""
+    return writes.revert(
+        model, to_version=to_version, user=user, reason=reason, expected_version=expected_version
     )
 
 
@@ -327,7 +202,7 @@ def seed_models(
         result.providers_created = sorted({c.provider for c in to_create} - set(providers))
         return result
 
-    with transaction.atomic():
+    with writes.change_set(user=user, reason=reason, summary="Seed from the static catalog"):
         for config in to_create:
             try:
                 provider = providers.get(config.provider)
@@ -337,14 +212,12 @@ def seed_models(
                         provider = Provider(
                             slug=config.provider, name=provider_names.get(config.provider, config.provider)
                         )
-                        save_with_history(provider, user=user, reason=reason)
-                    model = AIModel(
-                        provider=provider,
-                        created_by=user,
-                        updated_by=user,
-                        **field_values_from_config(config),
+                        writes.create(provider, user=user, reason=reason)
+                    writes.create(
+                        AIModel(provider=provider, **field_values_from_config(config)),
+                        user=user,
+                        reason=reason,
                     )
-                    save_with_history(model, user=user, reason=reason)
                 if new_provider:  # only once its savepoint held: a rolled-back provider is not reused
                     providers[config.provider] = provider
                     result.providers_created.append(provider.slug)
@@ -357,16 +230,10 @@ def seed_models(
             # All or nothing: a partly seeded catalog is worse than none.
             transaction.set_rollback(True)
             result.providers_created = []
-        elif result.created:
-            bump_on_commit()
     return result
 
 
-_COPIED_FIELDS = tuple(
-    f.name
-    for f in AIModel._meta.concrete_fields
-    if not f.primary_key and f.name not in {"model_id", "name", *AUDIT_FIELDS}
-)
+_COPIED_FIELDS = tuple(field.name for field in writes.restorable_fields(AIModel) if field.name != "name")
 
 
 # --- JSON import -------------------------------------------------------------
@@ -421,8 +288,13 @@ def import_models(
     has changed since.
     """
     reason = require_reason(reason)
+    scope = (
+        transaction.atomic()
+        if dry_run
+        else writes.change_set(user=user, reason=reason, summary=f"JSON import of {len(entries)} entries")
+    )
     try:
-        with transaction.atomic():
+        with scope:
             return _import_in_transaction(
                 entries, user=user, reason=reason, dry_run=dry_run, expected_digest=expected_digest
             )
@@ -442,9 +314,11 @@ def _import_in_transaction(
     ]
     existing_rows = AIModel.objects.select_related("provider").filter(model_id__in=ids)
     if not dry_run:
-        # Nobody may change these rows between our plan and our write.
-        existing_rows = existing_rows.select_for_update(of=("self",))
+        # Nobody may change these rows between our plan and our write; locked in
+        # key order like every bulk write, so a concurrent deprecate cannot deadlock with us.
+        existing_rows = existing_rows.select_for_update(of=("self",)).order_by("pk")
     existing = {row.model_id: row for row in existing_rows}
+    befores = {model_id: writes.snapshot(row) for model_id, row in existing.items()}
     providers = {provider.slug: provider for provider in Provider.objects.all()}
     plan = plan_import(
         entries,
@@ -465,17 +339,28 @@ def _import_in_transaction(
     if dry_run:
         return outcome
 
+    user = writes.acting_user(user)
     new = [instances[row.model_id] for row in plan.rows if row.action == NEW]
     updated = [instances[row.model_id] for row in plan.rows if row.action == UPDATE]
     for instance in (*new, *updated):
         instance._history_user = user
         instance._change_reason = reason
     if new:
+        for instance in new:
+            instance.version = 1
         new = bulk_create_with_history(
             new, AIModel, batch_size=IMPORT_BATCH_SIZE, default_user=user, default_change_reason=reason
         )
+        writes.record_bulk(new, [None] * len(new), user=user, reason=reason, change_type=ChangeType.CREATED)
     if updated:
         _write_updates([row for row in plan.rows if row.action == UPDATE], updated, user=user, reason=reason)
+        writes.record_bulk(
+            updated,
+            [befores[instance.model_id] for instance in updated],
+            user=user,
+            reason=reason,
+            change_type=ChangeType.UPDATED,
+        )
     outcome.saved = {instance.model_id: instance for instance in (*new, *updated)}
     if outcome.saved:
         bump_on_commit()
@@ -501,10 +386,11 @@ def _write_updates(rows: list[PlannedRow], instances: list[AIModel], *, user: An
         key = json.dumps(values, sort_keys=True, default=str)
         groups.setdefault(key, (values, []))[1].append(instance.pk)
         instance.updated_at = now
+        instance.version += 1  # the rows are locked: the stored version is the one we read
     for values, pks in groups.values():
         for start in range(0, len(pks), IMPORT_BATCH_SIZE):
             AIModel.objects.filter(pk__in=pks[start : start + IMPORT_BATCH_SIZE]).update(
-                **values, updated_at=now, updated_by=user
+                **values, updated_at=now, updated_by=user, version=F("version") + 1
             )
     AIModel.history.bulk_history_create(
         instances, batch_size=IMPORT_BATCH_SIZE, update=True, default_user=user, default_change_reason=reason

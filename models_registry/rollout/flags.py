@@ -16,6 +16,8 @@ who and why in the flag's history.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,9 +26,10 @@ from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
 from django.db import transaction
 
+from models_registry.audit import writes
 from models_registry.audit.history import versions_of
+from models_registry.audit.models import ChangeType
 from models_registry.read import monitoring
-from models_registry.read.catalog_version import bump_on_commit
 from models_registry.read.snapshot import SnapshotUnavailable, VersionedSnapshot
 from models_registry.rollout.buckets import (
     BUCKETS,
@@ -59,7 +62,7 @@ def known_flags() -> tuple[str, ...]:
     return tuple(_known_flags)
 
 
-class RolloutRefused(Exception):
+class RolloutRefused(writes.WriteRefused):
     """A rollout change was refused; the message says why."""
 
 
@@ -134,49 +137,124 @@ def next_stage(percent: Decimal) -> int | None:
     return next((stage for stage in STAGES if stage > percent), None)
 
 
+def _flag_state(percent: Decimal) -> dict[str, Any]:
+    """Waffle's columns for a percentage: 100 is "everyone on", 0 "everyone off"."""
+    if percent >= 100:
+        return {"everyone": True, "percent": None}
+    if percent <= 0:
+        return {"everyone": False, "percent": None}
+    return {"everyone": None, "percent": percent}
+
+
 def set_flag_percent(
-    flag_name: str, percent: Any, *, user: Any, reason: str, expected_percent: Decimal | None = None
-):
+    flag_name: str,
+    percent: Any,
+    *,
+    user: Any,
+    reason: str,
+    expected_percent: Decimal | None = None,
+    expected_version: int | None = None,
+    change_type: str = ChangeType.UPDATED,
+) -> RolloutFlag:
     """Set a flag to ``percent`` (0..100) for the rollout, recording ``user`` and ``reason``.
 
-    Creates the flag if needed. 100 is stored as waffle's "everyone on", 0 as
-    "everyone off", anything between as a percentage. The new state reaches
-    every process within the refresh interval; for ``use_db_models`` the read
-    counters start a new period. With ``expected_percent``, refuses (:class:`RolloutRefused`)
-    if the flag was moved meanwhile, so an ``advance`` cannot undo a rollback
-    that landed between its checks and its write.
+    Creates the flag if needed. The new state reaches every process within the
+    refresh interval; for ``use_db_models`` the read counters start a new
+    period. With ``expected_percent``, refuses (:class:`RolloutRefused`) if the
+    flag was moved meanwhile, so an ``advance`` cannot undo a rollback that
+    landed between its checks and its write; with ``expected_version`` (what
+    the rollout page showed), refuses with :class:`~models_registry.audit.writes.EditConflict`.
+    Setting the percentage it already has is refused too: nothing would change.
     """
-    from models_registry.catalog.services import require_reason, save_with_history
-
-    reason = require_reason(reason)
+    reason = writes.require_reason(reason)
     percent = parse_percent(percent)
     if flag_name not in known_flags():
         raise ValidationError({"flag": f"unknown flag {flag_name!r}; known: {', '.join(known_flags())}"})
     with transaction.atomic():
         flag = RolloutFlag.objects.select_for_update().filter(name=flag_name).first()
+        current = effective_percent(flag.everyone, flag.percent) if flag is not None else Decimal(0)
+        if expected_percent is not None and current != expected_percent:
+            raise RolloutRefused(f"{flag_name} moved to {current}% meanwhile; nothing changed")
         if flag is None:  # first use: the flag is created by this change, with its reason
-            flag = RolloutFlag(name=flag_name, superusers=False, note="Managed by `manage.py rollout`.")
-        if expected_percent is not None:
-            now = effective_percent(flag.everyone, flag.percent) if flag.pk else Decimal(0)
-            if now != expected_percent:
-                raise RolloutRefused(f"{flag_name} moved to {now}% meanwhile; nothing changed")
-        if percent >= 100:
-            flag.everyone, flag.percent = True, None
-        elif percent <= 0:
-            flag.everyone, flag.percent = False, None
+            if expected_version not in (None, 0):
+                raise RolloutRefused(f"{flag_name} does not exist any more; reload the page")
+            flag = RolloutFlag(
+                name=flag_name,
+                superusers=False,
+                note="Managed by `manage.py rollout`.",
+                **_flag_state(percent),
+            )
+            writes.create(flag, user=user, reason=reason, change_type=change_type)
         else:
-            flag.everyone, flag.percent = None, percent
-        save_with_history(flag, user=user, reason=reason)
-        bump_on_commit()
+            writes.check_version(flag, expected_version)
+            if current == percent:
+                raise RolloutRefused(f"{flag_name} is at {percent}% already; nothing changed")
+            writes.update(
+                flag, user=user, reason=reason, changes=_flag_state(percent), change_type=change_type
+            )
         if flag_name == DB_MODELS_FLAG:  # the read counters describe the registry's source
             transaction.on_commit(monitoring.start_new_period)
     return flag
 
 
-def stage_history(flag_name: str) -> list:
-    """Every change of the flag, oldest first, as :class:`~models_registry.audit.history.Version` objects."""
+def flag_version(flag_name: str) -> int:
+    """The flag's version as stored (0 if it was never set)."""
+    return RolloutFlag.objects.filter(name=flag_name).values_list("version", flat=True).first() or 0
+
+
+def revert_flag(
+    flag_name: str, *, to_version: int, user: Any, reason: str, expected_version: int | None = None
+) -> RolloutFlag:
+    """Put the flag back at the percentage it had at ``to_version``, through the rollout rules.
+
+    Recorded as a rollout change of type ``reverted``; refused if the flag
+    already has that percentage.
+    """
+    flag = RolloutFlag.objects.get(name=flag_name)
+    values = writes.values_at(flag, to_version)
+    percent = effective_percent(values["everyone"], values["percent"])
+    return set_flag_percent(
+        flag_name,
+        percent,
+        user=user,
+        reason=f"Reverted to v{to_version}: {writes.require_reason(reason)}",
+        expected_version=expected_version,
+        change_type=ChangeType.REVERTED,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One change of a flag: its version with the percentage it set."""
+
+    number: int
+    change_type: str
+    percent: Decimal
+    changed_by: str
+    reason: str
+    at: datetime
+
+
+def stage_history(flag_name: str) -> list[Stage]:
+    """Every change of the flag, oldest first."""
     flag = RolloutFlag.objects.filter(name=flag_name).first()
-    return [] if flag is None else versions_of(flag)
+    if flag is None:
+        return []
+    percents = {
+        version: effective_percent(everyone, percent)
+        for version, everyone, percent in flag.history.values_list("version", "everyone", "percent")
+    }
+    return [
+        Stage(
+            number=version.number,
+            change_type=version.change_type,
+            percent=percents.get(version.number, Decimal(0)),
+            changed_by=version.changed_by,
+            reason=version.reason,
+            at=version.at,
+        )
+        for version in versions_of(flag)
+    ]
 
 
 def _on_setting_changed(*, setting: str, **kwargs) -> None:
@@ -188,7 +266,9 @@ def _on_setting_changed(*, setting: str, **kwargs) -> None:
 setting_changed.connect(_on_setting_changed)
 
 
-def advance_flag(flag_name: str, *, user: Any, reason: str, force: bool = False) -> Decimal:
+def advance_flag(
+    flag_name: str, *, user: Any, reason: str, force: bool = False, expected_version: int | None = None
+) -> Decimal:
     """Move the flag to the next stage (0 → 1 → 10 → 50 → 100) and return the new percentage.
 
     Refused while the parity check reports errors (for ``use_db_models``) or
@@ -214,7 +294,14 @@ def advance_flag(flag_name: str, *, user: Any, reason: str, force: bool = False)
             raise RolloutRefused(
                 f"not advancing {flag_name} from {current}% to {target}%: " + "; ".join(problems)
             )
-    set_flag_percent(flag_name, target, user=user, reason=reason, expected_percent=current)
+    set_flag_percent(
+        flag_name,
+        target,
+        user=user,
+        reason=reason,
+        expected_percent=current,
+        expected_version=expected_version,
+    )
     return Decimal(target)
 
 

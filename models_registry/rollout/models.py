@@ -6,10 +6,11 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 from waffle.models import AbstractUserFlag
 
+from models_registry.audit.models import Audited
 from models_registry.rollout.buckets import subject_is_in_percent
 
 
-class RolloutFlag(AbstractUserFlag):
+class RolloutFlag(Audited, AbstractUserFlag):
     """The project's waffle flag model (``WAFFLE_FLAG_MODEL``).
 
     Waffle's own percentage is a per-request cookie roll; the rollout needs a
@@ -17,6 +18,9 @@ class RolloutFlag(AbstractUserFlag):
     ``percent`` by :mod:`models_registry.rollout.flags`. History records who moved
     the percentage and why.
     """
+
+    immutable_fields = ("name",)
+    audit_excluded_fields = (*Audited.audit_excluded_fields, "created", "modified")
 
     history = HistoricalRecords(
         history_change_reason_field=models.TextField(null=True), excluded_fields=["modified"]

@@ -89,7 +89,7 @@ def change_form_data(
         "benchmarks": json.dumps(model.benchmarks),
         "status": model.status,
         "reason": reason,
-        "seen_version": services.version_number(model) if seen_version is None else seen_version,
+        "seen_version": model.version if seen_version is None else seen_version,
         "_save": "Save",
     }
     for flag in (*CAPABILITY_FIELDS, "is_local", "is_pro", "is_internal_only", "is_experimental"):

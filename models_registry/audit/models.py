@@ -1,0 +1,114 @@
+"""The audit trail's tables: change sets, one change record per version, and the audited base.
+
+Every audited table (providers, AI models, rollout flags, the router's config
+and profiles, and whatever comes later) inherits :class:`Audited`: a
+``version`` column bumped by every write, so the staleness check reads one
+column under the row lock instead of counting history.
+
+django-simple-history keeps a full snapshot of each version (what "as of
+version N", compare and revert read). :class:`ChangeRecord` is the change log
+across all of them (NetBox's ``ObjectChange`` is the model): who, when, why,
+the change type and the field diff, with the user's name stored so a deleted
+account leaves the trail readable. Versions written together (one import, one
+bulk action, one command) share a :class:`ChangeSet`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+
+
+class ChangeType(models.TextChoices):
+    CREATED = "created", "created"
+    UPDATED = "updated", "updated"
+    DEPRECATED = "deprecated", "deprecated"
+    REACTIVATED = "reactivated", "reactivated"
+    REVERTED = "reverted", "reverted"
+
+
+class Audited(models.Model):
+    """Base of every audited table. Writes go through :mod:`models_registry.audit.writes` only."""
+
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bumped by every audited write; 1 after creation."
+    )
+
+    # Fields a revert never restores: the identity and bookkeeping columns.
+    audit_excluded_fields: tuple[str, ...] = (
+        "id",
+        "version",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+    )
+    # Fields that identify the object and cannot change after creation.
+    immutable_fields: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+
+class ChangeSet(models.Model):
+    """Versions written by one request, one import or one command."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user_name = models.CharField("user", max_length=150, blank=True, help_text="Empty for system jobs.")
+    reason = models.TextField()
+    summary = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "change set"
+
+    def __str__(self) -> str:
+        who = self.user_name or "system"
+        return f"{self.summary or self.reason} by {who}"
+
+
+class ChangeRecord(models.Model):
+    """One version of one audited object: the change log's row."""
+
+    change_set = models.ForeignKey(ChangeSet, on_delete=models.PROTECT, related_name="records")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_pk = models.CharField("object key", max_length=64)
+    object_repr = models.CharField("object", max_length=200)
+    version = models.PositiveIntegerField()
+    change_type = models.CharField(max_length=20, choices=ChangeType.choices)
+    at = models.DateTimeField("time (UTC)", db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user_name = models.CharField("user", max_length=150, blank=True, help_text="Empty for system jobs.")
+    reason = models.TextField()
+    # [{"field": name, "old": text, "new": text}, ...], values as people read them.
+    diff = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "change"
+        verbose_name_plural = "change log"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_pk", "version"], name="changerecord_one_row_per_version"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["content_type", "object_pk", "version"], name="changerecord_object_idx"),
+            models.Index(fields=["user_name", "at"], name="changerecord_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_repr} v{self.version} ({self.change_type})"
+
+    @property
+    def changed_by(self) -> str:
+        return self.user_name or "system"

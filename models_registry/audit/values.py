@@ -1,0 +1,22 @@
+"""How field values read in diffs, messages and the change log. Pure Python."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from models_registry.domain.types import format_money
+
+
+def describe_value(value: Any) -> str:
+    """A field value as people read it in messages and diffs (exact prices, compact JSON)."""
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, Decimal):
+        return format_money(value) or "0"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=isinstance(value, dict))
+    return str(value)
