@@ -101,7 +101,13 @@ class ChangeLogAdmin(admin.ModelAdmin):
         "change_set_link",
     )
     list_display_links = None
-    list_filter = (ObjectTypeFilter, UserFilter, "change_type", ("at", admin.DateFieldListFilter), ChangeSetFilter)
+    list_filter = (
+        ObjectTypeFilter,
+        UserFilter,
+        "change_type",
+        ("at", admin.DateFieldListFilter),
+        ChangeSetFilter,
+    )
     search_fields = ("reason", "object_repr", "object_pk", "user_name")
     list_select_related = ("content_type", "change_set")
     list_per_page = 50

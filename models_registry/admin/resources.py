@@ -26,6 +26,7 @@ from import_export.fields import Field
 from import_export.formats.base_formats import Format
 from import_export.results import Error, Result, RowResult
 
+from models_registry.audit.values import describe_value
 from models_registry.catalog import services
 from models_registry.catalog.conversions import config_from_model
 from models_registry.domain.imports import (
@@ -192,8 +193,8 @@ class AIModelResource(resources.Resource):
             {
                 "field": change.field,
                 "label": AIModel._meta.get_field(change.field).verbose_name,
-                "old": services.describe_value(change.old),
-                "new": services.describe_value(change.new),
+                "old": describe_value(change.old),
+                "new": describe_value(change.new),
             }
             for change in row.changes
         ]

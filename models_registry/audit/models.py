@@ -16,9 +16,11 @@ bulk action, one command) share a :class:`ChangeSet`.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 
 
@@ -51,6 +53,20 @@ class Audited(models.Model):
 
     class Meta:
         abstract = True
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        """Unique constraints only: each check constraint restates a field validator or ``clean()``
+        (which report it with a readable message) and the database enforces it on save; checking
+        them here would cost one query each on every form save."""
+        checks = [c for c in self._meta.constraints if isinstance(c, models.CheckConstraint)]
+        excluded = set(exclude or ())
+        for constraint in self._meta.constraints:
+            if constraint in checks:
+                continue
+            try:
+                constraint.validate(type(self), self, exclude=excluded)
+            except ValidationError as error:
+                raise ValidationError({NON_FIELD_ERRORS: [error]}) from None
 
 
 class ChangeSet(models.Model):

@@ -139,3 +139,8 @@ def entry(model_id: str = "openai:gpt-new", **overrides: Any) -> dict:
 
 def history_rows() -> int:
     return AIModel.history.count()
+
+
+def stored_version(obj: Any) -> int:
+    """The version of ``obj`` as stored now (the in-memory copy may be stale)."""
+    return type(obj)._default_manager.filter(pk=obj.pk).values_list("version", flat=True).get()

@@ -14,7 +14,7 @@ from models_registry.audit.history import versions_of
 from models_registry.catalog import services
 from models_registry.models import AIModel
 
-from .conftest import entry, history_rows, url
+from .conftest import entry, history_rows, stored_version, url
 
 
 @pytest.fixture
@@ -69,8 +69,13 @@ def test_preview_lists_new_update_and_unchanged_with_diffs_then_confirm_applies(
     assert (gpt.name, gpt.input_price) == ("GPT Test 2", Decimal("2"))
     for model in (gpt, AIModel.objects.get(model_id="openai:gpt-new")):
         latest = versions_of(model)[-1]
-        assert (latest.user, latest.reason) == (editor, "Imported from prices.json")
-    assert services.version_number(claude) == 1
+        assert (latest.changed_by, latest.user_id, latest.reason) == (
+            "editor",
+            editor.pk,
+            "Imported from prices.json",
+        )
+    assert stored_version(gpt) == 2
+    assert stored_version(claude) == 1
 
 
 def test_the_import_reason_can_be_given(editor_client, gpt):
@@ -135,7 +140,7 @@ def test_confirm_after_the_catalog_moved_imports_nothing(editor_client, superuse
 
     assert "Nothing was imported. The catalog changed since the preview" in done.text
     gpt.refresh_from_db()
-    assert (gpt.name, services.version_number(gpt)) == ("Meanwhile", 2)
+    assert (gpt.name, gpt.version) == ("Meanwhile", 2)
 
 
 def test_export_downloads_the_filtered_list(editor_client, editor, gpt, claude):

@@ -14,7 +14,7 @@ from models_registry.domain.imports import ImportFileError, parse_import_text
 from models_registry.domain.static_catalog import parse_entry
 from models_registry.models import AIModel
 
-from .conftest import entry, history_rows
+from .conftest import entry, history_rows, stored_version
 
 
 def export_entries() -> list[dict]:
@@ -50,20 +50,25 @@ def test_import_merges_creates_and_records_user_and_reason(gpt, claude, editor):
     gpt.refresh_from_db()
     assert (gpt.input_price, gpt.output_price, gpt.name) == (Decimal("2"), Decimal("10"), "GPT Test")
     update = versions_of(gpt)[-1]
-    assert (update.user, update.reason, update.changed_fields) == (
-        editor,
+    assert (update.number, update.changed_by, update.user_id, update.reason, update.changed_fields) == (
+        2,
+        "editor",
+        editor.pk,
         "Imported from prices.json",
         ("input_price",),
     )
+    assert [(c.old, c.new) for c in update.changes] == [("2.5", "2")]
+    assert gpt.version == 2
     created = AIModel.objects.get(model_id="openai:gpt-new")
     assert (created.created_by, created.supports_vision, created.input_price) == (
         editor,
         True,
         Decimal("1.25"),
     )
-    assert [(v.change_type, v.user, v.reason) for v in versions_of(created)] == [
-        ("created", editor, "Imported from prices.json")
+    assert [(v.number, v.change_type, v.changed_by, v.reason) for v in versions_of(created)] == [
+        (1, "created", "editor", "Imported from prices.json")
     ]
+    assert created.version == 1
     assert len(versions_of(claude)) == 1  # unchanged rows get no history
     assert AIModel.objects.count() == 3  # nothing deleted
 
@@ -177,7 +182,7 @@ def test_confirm_refuses_when_the_catalog_moved_since_the_preview(gpt, editor):
 
     with pytest.raises(services.ImportRejected, match="changed since the preview"):
         services.import_models(file_entries, user=editor, reason="Bulk", expected_digest=preview.plan.digest)
-    assert services.version_number(gpt) == 2
+    assert stored_version(gpt) == 2
 
 
 def test_a_concurrent_insert_of_the_same_id_rejects_the_import_cleanly(gpt, editor, monkeypatch):

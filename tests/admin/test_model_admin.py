@@ -10,7 +10,7 @@ from models_registry.audit.history import versions_of
 from models_registry.catalog import services
 from models_registry.models import AIModel, Provider
 
-from .conftest import add_form_data, change_form_data, history_rows, url
+from .conftest import add_form_data, change_form_data, history_rows, stored_version, url
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_saving_without_a_reason_fails_and_changes_nothing(editor_client, gpt):
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["reason"] == ["This field is required."]
     gpt.refresh_from_db()
-    assert (gpt.input_price, services.version_number(gpt)) == (Decimal("2.5"), 1)
+    assert (gpt.input_price, stored_version(gpt)) == (Decimal("2.5"), 1)
 
 
 def test_adding_without_a_reason_fails(editor_client, gpt):
@@ -54,8 +54,10 @@ def test_adding_with_a_reason_records_version_1(editor_client, editor, gpt):
         url("add"), add_form_data(gpt.provider_id, model_id="openai:gpt-added", reason="Launch")
     )
     added = AIModel.objects.get(model_id="openai:gpt-added")
-    assert [(v.change_type, v.user, v.reason) for v in versions_of(added)] == [("created", editor, "Launch")]
-    assert added.created_by == editor
+    assert [(v.number, v.change_type, v.changed_by, v.user_id, v.reason) for v in versions_of(added)] == [
+        (1, "created", "editor", editor.pk, "Launch")
+    ]
+    assert (added.created_by, added.version) == (editor, 1)
 
 
 def test_a_stale_form_is_refused_with_what_changed_meanwhile(editor_client, superuser, gpt):
@@ -74,13 +76,13 @@ def test_a_stale_form_is_refused_with_what_changed_meanwhile(editor_client, supe
     assert "was changed after you opened it (you edited version 1, it is now at version 2)" in errors
     assert "Version 2 by root" in errors and "(Vendor price): output_price: 10 → 9" in errors
     gpt.refresh_from_db()
-    assert (gpt.name, gpt.output_price, services.version_number(gpt)) == ("GPT Test", Decimal("9"), 2)
+    assert (gpt.name, gpt.output_price, stored_version(gpt)) == ("GPT Test", Decimal("9"), 2)
 
 
 def test_saving_with_nothing_changed_is_refused(editor_client, gpt):
     response = editor_client.post(url("change", gpt.pk), change_form_data(gpt, reason="Touch"))
     assert "Nothing to save" in " ".join(response.context["adminform"].form.non_field_errors())
-    assert services.version_number(gpt) == 1
+    assert stored_version(gpt) == 1
 
 
 def test_json_fields_are_pretty_printed_and_validated_in_place(editor_client, claude):
@@ -97,7 +99,7 @@ def test_json_fields_are_pretty_printed_and_validated_in_place(editor_client, cl
     )
     errors = response.context["adminform"].form.errors
     assert errors["reasoning_config"] == ["anthropic-extended-thinking requires 'budgetMapping'"]
-    assert services.version_number(claude) == 1
+    assert stored_version(claude) == 1
 
 
 def test_host_order_is_edited_as_an_ordered_list(editor_client, gpt):
@@ -161,12 +163,17 @@ def test_revert_shows_the_diff_asks_why_and_adds_a_version(editor_client, editor
 
     no_reason = editor_client.post(url("revert", gpt.pk, 1), {"reason": "", "seen_version": 2})
     assert no_reason.context["form"].errors["reason"] == ["This field is required."]
-    assert services.version_number(gpt) == 2
+    assert stored_version(gpt) == 2
 
     done = editor_client.post(url("revert", gpt.pk, 1), {"reason": "Announced too early", "seen_version": 2})
     assert done.status_code == 302
     latest = versions_of(gpt)[-1]
-    assert (latest.number, latest.reason, latest.user) == (3, "Reverted to v1: Announced too early", editor)
+    assert (latest.number, latest.change_type, latest.reason, latest.changed_by) == (
+        3,
+        "reverted",
+        "Reverted to v1: Announced too early",
+        "editor",
+    )
     assert AIModel.objects.get(pk=gpt.pk).input_price == Decimal("2.5")
 
 
@@ -177,7 +184,7 @@ def test_a_stale_revert_is_refused(editor_client, editor, gpt):
     response = editor_client.post(url("revert", gpt.pk, 1), {"reason": "Undo", "seen_version": 2})
 
     assert "was changed after you opened it" in " ".join(response.context["form"].non_field_errors())
-    assert services.version_number(gpt) == 3
+    assert stored_version(gpt) == 3
 
 
 def test_unknown_version_is_not_found(editor_client, gpt):
@@ -208,7 +215,7 @@ def test_reactivate_restores_the_chosen_status(editor_client, editor, gpt, claud
     services.deprecate_models([gpt], user=editor, reason="Retired")
     _post_action(editor_client, "reactivate_selected", [gpt, claude], apply="1", reason="Back", status="beta")
     assert AIModel.objects.get(pk=gpt.pk).status == "beta"
-    assert services.version_number(claude) == 1  # was not deprecated: untouched
+    assert stored_version(claude) == 1  # was not deprecated: untouched
 
 
 def test_duplicate_asks_for_id_and_name(editor_client, editor, gpt, claude):
@@ -251,11 +258,22 @@ def test_provider_changes_need_a_reason_and_are_in_history(client, editor, gpt):
 
     client.post(add_url, {"slug": "mistral", "name": "Mistral", "reason": "New vendor"})
     provider = Provider.objects.get(slug="mistral")
-    client.post(
-        f"/admin/models_registry/provider/{provider.pk}/change/", {"name": "Mistral AI", "reason": "Rename"}
-    )
+    assert provider.version == 1
+    change_url = f"/admin/models_registry/provider/{provider.pk}/change/"
+    assert client.get(change_url).context["adminform"].form.initial["seen_version"] == 1
+    without_version = client.post(change_url, {"name": "Mistral AI", "reason": "Rename"})
+    assert without_version.status_code == 200
+    assert "missing the version" in " ".join(without_version.context["adminform"].form.non_field_errors())
+    assert stored_version(provider) == 1
 
-    assert [(v.user, v.reason) for v in versions_of(provider)] == [(editor, "New vendor"), (editor, "Rename")]
+    saved = client.post(change_url, {"name": "Mistral AI", "reason": "Rename", "seen_version": 1})
+    assert saved.status_code == 302
+
+    assert [(v.number, v.changed_by, v.reason) for v in versions_of(provider)] == [
+        (1, "editor", "New vendor"),
+        (2, "editor", "Rename"),
+    ]
+    assert stored_version(provider) == 2
     history = client.get(f"/admin/models_registry/provider/{provider.pk}/history/")
     assert history.context["versions"][0]["changes"] == [
         {"field": "name", "label": "display name", "old": "Mistral", "new": "Mistral AI"}

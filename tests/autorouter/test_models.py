@@ -18,7 +18,7 @@ from autorouter.services import (
     EditConflict,
     reset_config,
     save_config,
-    save_profile,
+    update_profile,
 )
 from autorouter.types import CATEGORIES
 from models_registry.audit.history import versions_of
@@ -54,7 +54,9 @@ def test_seed_autorouter_creates_the_config_from_the_seed_defaults(core_models):
     assert (row.max_retries, row.context_buffer, row.long_context_threshold) == (3, Decimal("1.2"), 128_000)
     assert row.high_stakes_domains == list(DEFAULT_SETTINGS.high_stakes_domains)
     (version,) = versions_of(row)
-    assert (version.change_type, version.reason, version.user) == ("created", CONFIG_SEED_REASON, None)
+    assert (version.number, version.change_type, version.reason) == (1, "created", CONFIG_SEED_REASON)
+    assert (version.changed_by, version.user_id) == ("system", None)
+    assert row.version == 1
 
 
 def test_seed_autorouter_skips_an_existing_config(core_models):
@@ -66,17 +68,14 @@ def test_seed_autorouter_skips_an_existing_config(core_models):
 
 def test_force_replace_resets_the_values_and_keeps_the_history(core_models):
     call("seed_autorouter")
-    row = config()
-    row.stickiness_bonus = Decimal(40)
-    save_config(row, user=None, reason="Tuning")
+    save_config(config(), user=None, reason="Tuning", changes={"stickiness_bonus": Decimal(40)})
     assert "replaced" in call("seed_autorouter", "--force-replace")
     assert config().stickiness_bonus == 25
     versions = versions_of(config())
     assert [v.reason for v in versions][:2] == [CONFIG_SEED_REASON, "Tuning"]
     assert len(versions) == 3
-    assert [(c.field, c.old, c.new) for c in versions[2].changes] == [
-        ("stickiness_bonus", Decimal("40.00"), Decimal("25.00"))
-    ]
+    assert config().version == 3
+    assert [(c.field, c.old, c.new) for c in versions[2].changes] == [("stickiness_bonus", "40", "25")]
 
 
 def test_seed_autorouter_dry_run_writes_nothing(core_models):
@@ -153,46 +152,71 @@ def seeded_config(core_models):
     ],
 )
 def test_invalid_configs_are_refused_with_the_field_named(seeded_config, changes, field):
-    for name, value in changes.items():
-        setattr(seeded_config, name, value)
     with pytest.raises(ValidationError) as error:
-        save_config(seeded_config, user=None, reason="bad")
+        save_config(seeded_config, user=None, reason="bad", changes=changes)
     assert field in error.value.message_dict
     assert len(versions_of(config())) == 1
+    assert config().version == 1
 
 
 def test_a_reason_is_required(seeded_config):
     with pytest.raises(ValidationError, match="reason"):
-        save_config(seeded_config, user=None, reason="  ")
+        save_config(seeded_config, user=None, reason="  ", changes={"stickiness_bonus": Decimal(30)})
+    assert (config().stickiness_bonus, config().version) == (25, 1)
+
+
+def test_a_save_that_changes_nothing_is_refused(seeded_config):
+    with pytest.raises(ValidationError, match="Nothing to save"):
+        save_config(seeded_config, user=None, reason="touch", changes={"stickiness_bonus": Decimal(25)})
+    assert (config().version, len(versions_of(config()))) == (1, 1)
 
 
 def test_save_records_user_and_reason_with_a_diff(seeded_config, editor):
-    seeded_config.stickiness_bonus = Decimal(30)
-    save_config(seeded_config, user=editor, reason="Users complained about model switching")
+    save_config(
+        seeded_config,
+        user=editor,
+        reason="Users complained about model switching",
+        changes={"stickiness_bonus": Decimal(30)},
+    )
     latest = versions_of(config())[-1]
-    assert (latest.user, latest.reason) == (editor, "Users complained about model switching")
-    assert [(c.field, c.new) for c in latest.changes] == [("stickiness_bonus", Decimal("30.00"))]
-    assert config().updated_by == editor
+    assert (latest.number, latest.changed_by, latest.user_id, latest.reason) == (
+        2,
+        "editor",
+        editor.pk,
+        "Users complained about model switching",
+    )
+    assert [(c.field, c.old, c.new) for c in latest.changes] == [("stickiness_bonus", "25", "30")]
+    assert (config().updated_by, config().version, seeded_config.version) == (editor, 2, 2)
 
 
 def test_a_stale_edit_is_refused(seeded_config, editor):
-    opened_at = len(versions_of(seeded_config))
-    other = config()
-    other.reasoning_bonus = Decimal(20)
-    save_config(other, user=None, reason="someone else")
-    seeded_config.stickiness_bonus = Decimal(30)
-    with pytest.raises(EditConflict):
-        save_config(seeded_config, user=editor, reason="mine", expected_version=opened_at)
-    assert config().stickiness_bonus == 25
+    opened_at = seeded_config.version
+    save_config(config(), user=None, reason="someone else", changes={"reasoning_bonus": Decimal(20)})
+    with pytest.raises(EditConflict) as refused:
+        save_config(
+            seeded_config,
+            user=editor,
+            reason="mine",
+            changes={"stickiness_bonus": Decimal(30)},
+            expected_version=opened_at,
+        )
+    assert "you edited version 1, it is now at version 2" in " ".join(refused.value.messages)
+    assert (config().stickiness_bonus, config().reasoning_bonus, config().version) == (25, 20, 2)
 
 
 def test_reset_to_defaults_is_a_new_version(seeded_config, editor):
-    seeded_config.long_context_threshold = 64_000
-    save_config(seeded_config, user=editor, reason="experiment")
+    save_config(seeded_config, user=editor, reason="experiment", changes={"long_context_threshold": 64_000})
     _, action = reset_config(user=editor, reason="experiment over")
     assert action == "replaced"
     assert config().long_context_threshold == 128_000
     assert [v.reason for v in versions_of(config())][-1] == "experiment over"
+    assert config().version == 3
+
+
+def test_a_reset_that_changes_nothing_is_refused(seeded_config, editor):
+    with pytest.raises(ValidationError, match="Nothing to save"):
+        reset_config(user=editor, reason="already at the defaults")
+    assert (config().version, len(versions_of(config()))) == (1, 1)
 
 
 def _violates(statement) -> None:
@@ -239,15 +263,27 @@ def test_one_profile_per_model(core_models):
 def test_profile_edits_are_validated_and_recorded(core_models, editor):
     call("seed_model_profiles")
     profile = ModelProfile.objects.get(model_id="openai:gpt-5")
-    profile.coding = 120
     with pytest.raises(ValidationError) as error:
-        save_profile(profile, user=editor, reason="typo")
+        update_profile(profile, user=editor, reason="typo", changes={"coding": 120})
     assert "coding" in error.value.message_dict
-    profile.coding = 97
-    save_profile(profile, user=editor, reason="New coding benchmark")
-    latest = versions_of(ModelProfile.objects.get(pk=profile.pk))[-1]
-    assert (latest.user, latest.reason, [(c.field, c.old, c.new) for c in latest.changes]) == (
-        editor,
-        "New coding benchmark",
-        [("coding", 92, 97)],
+    assert ModelProfile.objects.get(pk=profile.pk).coding == 92
+    update_profile(profile, user=editor, reason="New coding benchmark", changes={"coding": 97})
+    stored = ModelProfile.objects.get(pk=profile.pk)
+    latest = versions_of(stored)[-1]
+    assert (latest.number, latest.changed_by, latest.reason) == (2, "editor", "New coding benchmark")
+    assert [(c.field, c.old, c.new) for c in latest.changes] == [("coding", "92", "97")]
+    assert (stored.coding, stored.version) == (97, 2)
+
+
+def test_a_stale_profile_edit_is_refused(core_models, editor):
+    call("seed_model_profiles")
+    opened = ModelProfile.objects.get(model_id="openai:gpt-5")
+    update_profile(
+        ModelProfile.objects.get(pk=opened.pk), user=None, reason="someone else", changes={"quality": 90}
     )
+    with pytest.raises(EditConflict):
+        update_profile(
+            opened, user=editor, reason="mine", changes={"coding": 97}, expected_version=opened.version
+        )
+    stored = ModelProfile.objects.get(pk=opened.pk)
+    assert (stored.quality, stored.coding, stored.version) == (90, 92, 2)
