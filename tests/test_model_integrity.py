@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from models_registry.audit.history import version_of, versions_of
-from models_registry.catalog.services import update_model
+from models_registry.catalog.services import deprecate_models, reactivate_models, update_model
 from models_registry.models import AIModel
 
 pytestmark = pytest.mark.django_db
@@ -92,15 +92,26 @@ def test_changing_two_fields_makes_version_2_with_exactly_that_diff(gpt5, editor
     version = version_of(gpt5, 2)
     assert version.number == 2
     assert version.change_type == "updated"
-    assert version.user == editor
+    assert (version.changed_by, version.user_id) == ("editor", editor.pk)
     assert version.reason == "OpenAI price drop"
     assert {(c.field, c.old, c.new) for c in version.changes} == {
-        ("input_price", Decimal("2.5"), Decimal("2")),
-        ("context_window", 200000, 400000),
+        ("input_price", "2.5", "2"),
+        ("context_window", "200000", "400000"),
     }
+    assert AIModel.objects.get(pk=gpt5.pk).version == 2
 
 
 def test_deprecating_is_its_own_change_type(gpt5, editor):
+    deprecate_models([gpt5], user=editor, reason="Superseded")
+    reactivate_models([gpt5], user=editor, reason="Back", status="beta")
+    assert [v.change_type for v in versions_of(gpt5)] == ["created", "deprecated", "reactivated"]
+    assert [(c.field, c.old, c.new) for c in version_of(gpt5, 2).changes] == [
+        ("status", "active", "deprecated")
+    ]
+
+
+def test_deprecating_through_an_edit_is_typed_deprecated_too(gpt5, editor):
+    # The change form's status field deprecates a model as well; its history says so.
     update_model(gpt5, user=editor, reason="Superseded", changes={"status": "deprecated"})
     assert [v.change_type for v in versions_of(gpt5)] == ["created", "deprecated"]
 

@@ -26,8 +26,9 @@ def test_seed_history_is_version_1_by_system_with_the_seed_reason():
     (version,) = versions_of(AIModel.objects.get(model_id="anthropic:claude-opus-4.5"))
     assert version.number == 1
     assert version.change_type == "created"
-    assert version.user is None
+    assert (version.changed_by, version.user_id) == ("system", None)
     assert version.reason == "Initial seed from static catalog"
+    assert AIModel.objects.get(model_id="anthropic:claude-opus-4.5").version == 1
 
 
 @pytest.mark.django_db

@@ -36,6 +36,7 @@ from models_registry.admin.forms import (
 )
 from models_registry.admin.resources import AIModelResource, CatalogJSON
 from models_registry.catalog import services
+from models_registry.domain.fields import FIELDSETS
 from models_registry.domain.imports import ImportFileError
 from models_registry.domain.types import format_money
 from models_registry.models import CAPABILITY_FIELDS, AIModel, Provider
@@ -118,30 +119,8 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
     skip_export_form = True
 
     # --- change form ---
-    fieldsets = (
-        ("Identity", {"fields": ("model_id", "provider", "name", "description", "context_window")}),
-        (
-            "Pricing (USD per 1M tokens)",
-            {"fields": ("input_price", "output_price", "cached_input_price", "reasoning_price")},
-        ),
-        ("Capabilities", {"fields": tuple(CAPABILITY_FIELDS)}),
-        ("Reasoning", {"fields": ("reasoning_config",)}),
-        ("Routing", {"fields": ("gateway", "host_order", "actual_model_id", "is_local")}),
-        (
-            "Display",
-            {
-                "fields": (
-                    "knowledge_cutoff",
-                    "speed_tier",
-                    "user_friendly_description",
-                    "best_for",
-                    "benchmarks",
-                )
-            },
-        ),
-        ("Access", {"fields": ("is_pro", "is_internal_only", "is_experimental")}),
-        ("Status", {"fields": ("status",)}),
-    )
+    # The catalog's sections come from the field declaration (domain.fields).
+    fieldsets = tuple((title, {"fields": columns}) for title, columns in FIELDSETS)
     audit_fieldset = (
         "Audit",
         {"classes": ("collapse",), "fields": ("created_at", "created_by", "updated_at", "updated_by")},

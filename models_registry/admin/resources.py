@@ -29,6 +29,7 @@ from import_export.results import Error, Result, RowResult
 from models_registry.audit.values import describe_value
 from models_registry.catalog import services
 from models_registry.catalog.conversions import config_from_model
+from models_registry.domain.fields import FILE_KEYS
 from models_registry.domain.imports import (
     NEW,
     UNCHANGED,
@@ -39,7 +40,6 @@ from models_registry.domain.imports import (
     catalog_entry,
     parse_import_text,
 )
-from models_registry.domain.static_catalog import ENTRY_KEYS
 from models_registry.models import AIModel
 
 ENTRY_COLUMN = "entry"
@@ -127,7 +127,7 @@ class AIModelResource(resources.Resource):
 
     def get_import_fields(self) -> list[Field]:
         # Only used to list, on the import page, the keys a file may use.
-        return [Field(column_name=key) for key in ENTRY_KEYS]
+        return [Field(column_name=key) for key in FILE_KEYS]
 
     def get_export_headers(self, selected_fields: Any = None) -> list[str]:
         return [ENTRY_COLUMN]

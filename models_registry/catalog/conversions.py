@@ -1,15 +1,14 @@
-"""Mapping between ``AIModel`` rows and ``ModelConfig`` read objects.
+"""Mapping between ``AIModel`` rows and ``ModelConfig`` read objects, derived from the field declaration.
 
-The one place that knows how columns map to the read type, so both sources
-produce equal configs. No queries here: pass rows with ``provider`` loaded
-(``select_related("provider")``).
+No queries here: pass rows with ``provider`` loaded (``select_related("provider")``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from models_registry.domain.types import ModelConfig, Pricing, freeze_json
+from models_registry.domain.fields import read_values_from_columns
+from models_registry.domain.types import ModelConfig
 
 if TYPE_CHECKING:
     from models_registry.catalog.models import AIModel
@@ -17,32 +16,8 @@ if TYPE_CHECKING:
 
 def config_from_model(row: AIModel) -> ModelConfig:
     """The read view of one database row."""
-    return ModelConfig(
-        id=row.model_id,
-        provider=row.provider.slug,
-        provider_name=row.provider.name,
-        name=row.name,
-        description=row.description,
-        context_window=row.context_window,
-        actual_model_id=row.actual_model_id or None,
-        is_local=row.is_local,
-        pricing=Pricing(
-            input=row.input_price,
-            output=row.output_price,
-            cached_input=row.cached_input_price,
-            reasoning=row.reasoning_price,
-        ),
-        capabilities=row.capabilities,
-        reasoning=freeze_json(row.reasoning_config),
-        gateway=row.gateway or None,
-        host_order=tuple(row.host_order or ()),
-        knowledge_cutoff=row.knowledge_cutoff or None,
-        user_friendly_description=row.user_friendly_description,
-        best_for=row.best_for,
-        benchmarks=freeze_json(row.benchmarks),
-        speed_tier=row.speed_tier or None,
-        is_pro=row.is_pro,
-        is_internal_only=row.is_internal_only,
-        is_experimental=row.is_experimental,
-        status=row.status,
-    )
+
+    def column(name: str) -> Any:
+        return row.provider.slug if name == "provider" else getattr(row, name)
+
+    return ModelConfig(**read_values_from_columns(column), provider_name=row.provider.name)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from models_registry.audit.models import Audited
-from models_registry.domain.reasoning import reasoning_config_errors
-from models_registry.domain.static_catalog import MODEL_ID_PATTERN
+from models_registry.domain.fields import COLUMNS, value_errors
 from models_registry.domain.types import CAPABILITIES, CAPABILITY_FIELDS
 
 
@@ -59,11 +57,11 @@ class SpeedTier(models.TextChoices):
 
 
 def _price_field(verbose_name: str, *, optional: bool = False) -> models.DecimalField:
+    # "≥ 0" is a rule of the field declaration (domain.fields), checked by clean() and a constraint.
     return models.DecimalField(
         verbose_name,
         max_digits=12,
         decimal_places=6,
-        validators=[MinValueValidator(0)],
         null=optional,
         blank=optional,
         help_text="USD per 1M tokens" + ("; empty = same as the base rate" if optional else ""),
@@ -83,7 +81,6 @@ class AIModel(Audited):
         "model id",
         max_length=150,
         unique=True,
-        validators=[RegexValidator(MODEL_ID_PATTERN, "Use the form 'provider:model-name'.")],
         help_text="Stable id such as 'openai:gpt-5'. Cannot be changed after creation.",
     )
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
@@ -193,19 +190,9 @@ class AIModel(Audited):
         errors: dict[str, list[str]] = {}
         if self._model_id_changed():
             errors["model_id"] = ["The model id cannot be changed after creation."]
-        if self.context_window is not None and self.context_window <= 0:
-            errors.setdefault("context_window", []).append("Must be a positive number of tokens.")
-        problems = reasoning_config_errors(self.reasoning_config)
-        if problems:
-            errors["reasoning_config"] = problems
-        if not isinstance(self.host_order, list) or not all(
-            isinstance(host, str) and host.strip() for host in self.host_order
-        ):
-            errors["host_order"] = ["Must be a list of host names."]
-        elif len(set(self.host_order)) != len(self.host_order):
-            errors["host_order"] = ["A host is listed twice."]
-        if self.benchmarks is not None and not isinstance(self.benchmarks, dict):
-            errors["benchmarks"] = ["Must be a JSON object."]
+        values = {column: getattr(self, column) for column in COLUMNS if column != "provider"}
+        for column, problems in value_errors(values).items():
+            errors.setdefault(column, []).extend(problems)
         if errors:
             raise ValidationError(errors)
 

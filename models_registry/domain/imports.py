@@ -19,29 +19,20 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from models_registry.domain.fields import field_values_from_config
+from models_registry.domain.fields import (
+    EDITABLE_COLUMNS,
+    FILE_KEY_FOR_COLUMN,
+    columns_from_read,
+    file_entry,
+)
 from models_registry.domain.static_catalog import CatalogError, parse_entry
-from models_registry.domain.types import EDITABLE_MODEL_FIELDS, FieldChange, ModelConfig, format_money
+from models_registry.domain.types import FieldChange, ModelConfig, format_money
 
 NEW, UPDATE, UNCHANGED = "new", "update", "unchanged"
 
-# Model fields an import sets.
-IMPORTED_FIELDS = EDITABLE_MODEL_FIELDS
-
-# Where a model field lives in the file, so database-level errors name what the user wrote.
-ENTRY_KEY_FOR_FIELD: dict[str, str] = {
-    "model_id": "id",
-    "input_price": "pricing.input",
-    "output_price": "pricing.output",
-    "cached_input_price": "pricing.cached_input",
-    "reasoning_price": "pricing.reasoning",
-    "reasoning_config": "reasoning",
-    "supports_vision": "capabilities",
-    "supports_function_calling": "capabilities",
-    "supports_thinking": "capabilities",
-    "supports_extended_thinking": "capabilities",
-    "supports_image_generation": "capabilities",
-}
+# Model fields an import sets, and where each lives in the file (so errors name what the user wrote).
+IMPORTED_FIELDS = EDITABLE_COLUMNS
+ENTRY_KEY_FOR_FIELD: dict[str, str] = FILE_KEY_FOR_COLUMN
 
 # Keys that exports of ``ModelConfig.to_dict()`` carry but an import does not
 # apply: a provider's display name is edited on the provider, not per model.
@@ -125,15 +116,12 @@ def parse_import_text(text: str) -> list[Any]:
 
 def catalog_entry(config: ModelConfig) -> dict[str, Any]:
     """One model in the import/export file shape (the static catalog's entry shape)."""
-    entry = config.to_dict()
-    for key in IGNORED_KEYS:
-        entry.pop(key, None)
-    return entry
+    return file_entry(config)
 
 
 def model_field_values(config: ModelConfig) -> dict[str, Any]:
     """The ``AIModel`` field values a config stands for, ``provider`` as its slug."""
-    return {"provider": config.provider, **field_values_from_config(config)}
+    return columns_from_read(config)
 
 
 def _merged_entry(current: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,8 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from models_registry.domain.fields import FILE_KEYS, file_entry
 from models_registry.domain.pricing import cost_usd
-from models_registry.domain.types import ModelConfig, thaw_json
+from models_registry.domain.types import ModelConfig
 
 # A typical chat turn: 10k tokens in (2k of them cached), 2k out (500 reasoning).
 REFERENCE_USAGE = {
@@ -30,12 +31,8 @@ REFERENCE_USAGE = {
 }
 DRIFT_THRESHOLD = Decimal("0.05")
 
-_COMPARED_FIELDS = (
-    "provider", "name", "description", "context_window", "actual_model_id", "is_local", "pricing",
-    "capabilities", "reasoning", "gateway", "host_order", "knowledge_cutoff",
-    "user_friendly_description", "best_for", "benchmarks", "speed_tier", "is_pro",
-    "is_internal_only", "is_experimental", "status",
-)  # fmt: skip
+# Every file key but the id: what a static entry and a database row are compared on.
+_COMPARED_KEYS = tuple(key for key in FILE_KEYS if key != "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +89,6 @@ class ParityReport:
         return [*out, summary]
 
 
-def _comparable(config: ModelConfig, name: str) -> object:
-    value = getattr(config, name)
-    if name == "pricing":
-        return {key: value for key, value in config.to_dict()["pricing"].items()}
-    if name == "capabilities":
-        return sorted(value)
-    if name in {"reasoning", "benchmarks"}:
-        return thaw_json(value)
-    if name == "host_order":
-        return list(value)
-    return value
-
-
 def _drift(static: ModelConfig, database: ModelConfig) -> Decimal | None:
     before = cost_usd(static.pricing, **REFERENCE_USAGE)
     after = cost_usd(database.pricing, **REFERENCE_USAGE)
@@ -125,13 +109,17 @@ def compare_catalogs(
     report.missing_in_database = sorted(set(static) - set(database) - set(invalid_rows))
     report.only_in_database = sorted(set(database) - set(static))
     for model_id in sorted(set(static) & set(database)):
-        before, after = static[model_id], database[model_id]
+        before, after = file_entry(static[model_id]), file_entry(database[model_id])
         fields = tuple(
-            FieldDifference(name, _comparable(before, name), _comparable(after, name))
-            for name in _COMPARED_FIELDS
-            if _comparable(before, name) != _comparable(after, name)
+            FieldDifference(key, before[key], after[key])
+            for key in _COMPARED_KEYS
+            if before[key] != after[key]
         )
         if fields:
-            drift = _drift(before, after) if any(f.field == "pricing" for f in fields) else None
+            drift = (
+                _drift(static[model_id], database[model_id])
+                if any(f.field == "pricing" for f in fields)
+                else None
+            )
             report.differences.append(ModelDifference(model_id, fields, drift))
     return report

@@ -184,7 +184,7 @@ def set_flag_percent(
                 note="Managed by `manage.py rollout`.",
                 **_flag_state(percent),
             )
-            writes.create(flag, user=user, reason=reason, change_type=change_type)
+            writes.create(flag, user=user, reason=reason)
         else:
             writes.check_version(flag, expected_version)
             if current == percent:

@@ -15,9 +15,7 @@ from .test_edit_conflicts import _profile_list_data
 pytestmark = pytest.mark.django_db
 
 
-def test_model_form_opens_in_8_queries_and_saves_in_15(
-    as_alice, seeded, django_assert_max_num_queries
-):
+def test_model_form_opens_in_8_queries_and_saves_in_15(as_alice, seeded, django_assert_max_num_queries):
     model = AIModel.objects.get(model_id="openai:gpt-5")
     url = reverse("admin:models_registry_aimodel_change", args=[model.pk])
     as_alice.get(url)  # warm the content-type cache, as a running server has

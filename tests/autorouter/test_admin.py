@@ -110,7 +110,13 @@ def test_saving_records_who_and_why(config_db, as_editor, editor):
     assert row.speed_bonuses == {"groq": 10, "cerebras": 15}
     assert row.high_stakes_domains == ["medical", "legal", "taxes"]
     latest = versions_of(row)[-1]
-    assert (latest.user, latest.reason) == (editor, "Tuning after the March review")
+    assert (latest.number, latest.changed_by, latest.user_id, latest.reason) == (
+        2,
+        "editor",
+        editor.pk,
+        "Tuning after the March review",
+    )
+    assert row.version == 2
     assert set(latest.changed_fields) == {"stickiness_bonus", "speed_bonuses", "high_stakes_domains"}
     history = as_editor.get(reverse("admin:autorouter_routerconfig_history", args=[1]))
     assert b"Tuning after the March review" in history.content and b"stickiness bonus" in history.content
@@ -134,11 +140,17 @@ def test_invalid_values_are_shown_on_their_field(config_db, as_editor, changes, 
 
 def test_a_stale_form_is_refused(config_db, as_editor):
     stale = config_form_data(as_editor, stickiness_bonus="30", reason="mine")
+    assert stale["seen_version"] == 1
     as_editor.post(CONFIG_URL, config_form_data(as_editor, reasoning_bonus="20", reason="theirs"))
-    response = as_editor.post(CONFIG_URL, stale, follow=True)
-    assert b"was changed after you opened it" in response.content
+    response = as_editor.post(CONFIG_URL, stale)
+    assert response.status_code == 200  # the form comes back with the input, nothing saved
+    form = response.context["adminform"].form
+    errors = " ".join(form.non_field_errors())
+    assert "was changed after you opened it (you edited version 1, it is now at version 2)" in errors
+    assert "Nothing was saved" in errors and "(theirs)" in errors
+    assert (form["stickiness_bonus"].value(), form["reason"].value()) == ("30", "mine")
     row = RouterConfig.objects.get()
-    assert (row.stickiness_bonus, row.reasoning_bonus) == (25, 20)
+    assert (row.stickiness_bonus, row.reasoning_bonus, row.version) == (25, 20, 2)
 
 
 def test_reset_to_defaults_with_a_reason(config_db, as_editor, editor):
@@ -150,7 +162,19 @@ def test_reset_to_defaults_with_a_reason(config_db, as_editor, editor):
     row = RouterConfig.objects.get()
     assert row.stickiness_bonus == 25
     versions = versions_of(row)
-    assert len(versions) == 3 and (versions[-1].user, versions[-1].reason) == (editor, "Experiment over")
+    assert len(versions) == 3 and row.version == 3
+    assert (versions[-1].changed_by, versions[-1].user_id, versions[-1].reason) == (
+        "editor",
+        editor.pk,
+        "Experiment over",
+    )
+
+
+def test_a_reset_that_changes_nothing_is_refused(config_db, as_editor):
+    response = as_editor.post(RESET_URL, {"reason": "Back to the defaults"})
+    assert response.status_code == 200
+    assert "Nothing to save" in " ".join(response.context["form"].non_field_errors())
+    assert RouterConfig.objects.get().version == 1
 
 
 def test_viewers_read_but_do_not_change_reset_or_try(config_db, as_viewer):
@@ -173,6 +197,7 @@ def profile_list_data(client, reason: str, **edits: dict) -> dict:
     for index, form in enumerate(formset.forms):
         model_id = form.instance.model_id
         data[f"form-{index}-id"] = form.instance.pk
+        data[f"form-{index}-seen_version"] = form["seen_version"].value()
         for name in ("quality", *CATEGORIES):
             data[f"form-{index}-{name}"] = edits.get(model_id, {}).get(name, getattr(form.instance, name))
     data.update({"_save": "Save", "_reason": reason})
@@ -193,13 +218,41 @@ def test_profile_scores_are_edited_in_the_list_with_a_reason(router_db, as_edito
     assert gpt5.coding == 97
     assert ModelProfile.objects.get(model_id="xai:grok-4-fast").quality == 90
     latest = versions_of(gpt5)[-1]
-    assert (latest.user, latest.reason, latest.changed_fields) == (
-        editor,
+    assert (latest.number, latest.changed_by, latest.reason, latest.changed_fields) == (
+        2,
+        "editor",
         "New coding benchmark",
         ("coding",),
     )
+    assert [(c.old, c.new) for c in latest.changes] == [("92", "97")]
+    grok = versions_of(ModelProfile.objects.get(model_id="xai:grok-4-fast"))[-1]
+    assert grok.change_set_id == latest.change_set_id  # one list save, one change set
     untouched = ModelProfile.objects.get(model_id="anthropic:claude-opus-4.5")
     assert len(versions_of(untouched)) == 1
+
+
+def test_a_stale_profile_list_is_refused_and_saves_nothing(router_db, as_editor):
+    from autorouter.services import update_profile
+
+    stale = profile_list_data(
+        as_editor,
+        "New coding benchmark",
+        **{"openai:gpt-5": {"coding": 97}, "xai:grok-4-fast": {"quality": 90}},
+    )
+    update_profile(
+        ModelProfile.objects.get(model_id="openai:gpt-5"),
+        user=None,
+        reason="Meanwhile",
+        changes={"quality": 50},
+    )
+
+    response = as_editor.post(PROFILES_URL, stale)
+
+    assert response.status_code == 200
+    assert b"was changed after you opened it" in response.content
+    gpt5 = ModelProfile.objects.get(model_id="openai:gpt-5")
+    assert (gpt5.coding, gpt5.quality, gpt5.version) == (92, 50, 2)
+    assert ModelProfile.objects.get(model_id="xai:grok-4-fast").version == 1  # all or nothing
 
 
 def test_profile_list_edits_without_a_reason_are_refused(router_db, as_editor):

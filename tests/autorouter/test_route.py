@@ -28,10 +28,7 @@ def sticky_points(decision, model_id="openai:gpt-5"):
 
 
 def edit_config(**changes) -> None:
-    row = RouterConfig.objects.get()
-    for name, value in changes.items():
-        setattr(row, name, value)
-    save_config(row, user=None, reason="test edit")
+    save_config(RouterConfig.objects.get(), user=None, reason="test edit", changes=changes)
 
 
 def test_route_returns_an_explained_decision(router_db, database_source):
@@ -222,7 +219,7 @@ def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
     # A model added in the admin exists only in the database; the rollout is at 0%,
     # so a plain read would serve the static catalog. The editor's tool must still see it.
     from autorouter.models import ModelProfile
-    from autorouter.services import save_profile
+    from autorouter.services import create_profile
     from autorouter.types import CATEGORIES
     from models_registry.catalog.services import duplicate_model
     from models_registry.models import AIModel
@@ -236,7 +233,7 @@ def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
             reason="new vendor",
         )
         scores = dict.fromkeys(CATEGORIES, 50)
-        save_profile(ModelProfile(model=new, quality=50, **scores), user=None, reason="profile")
+        create_profile(ModelProfile(model=new, quality=50, **scores), user=None, reason="profile")
     data = json.loads(call(CODING, "--source", "database", "--json"))
     considered = {c["model_id"] for c in data["candidates"]} | {e["model_id"] for e in data["excluded"]}
     assert "acme:coder-1" in considered

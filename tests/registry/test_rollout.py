@@ -106,7 +106,59 @@ def test_every_change_is_recorded_with_user_and_reason(editor):
     set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="start")
     set_flag_percent(DB_MODELS_FLAG, 10, user=editor, reason="looks good")
     history = stage_history(DB_MODELS_FLAG)
-    assert [(v.changed_by, v.reason) for v in history] == [("system", "start"), ("editor", "looks good")]
+    assert [(v.number, v.percent, v.changed_by, v.reason) for v in history] == [
+        (1, 1, "system", "start"),
+        (2, 10, "editor", "looks good"),
+    ]
+    assert history[1].change_type == "updated"
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).version == 2
+
+
+@pytest.mark.django_db
+def test_the_first_change_of_a_flag_is_recorded_as_its_creation():
+    from models_registry.rollout.flags import stage_history
+
+    set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="start")
+    (first,) = stage_history(DB_MODELS_FLAG)
+    assert (first.number, first.change_type, first.percent) == (1, "created", 1)
+
+
+@pytest.mark.django_db
+def test_setting_the_percentage_a_flag_already_has_is_refused():
+    from models_registry.rollout.flags import RolloutRefused
+
+    set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%")
+    with pytest.raises(RolloutRefused, match="already"):
+        set_flag_percent(DB_MODELS_FLAG, "10.0", user=None, reason="again")
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).version == 1
+
+
+@pytest.mark.django_db
+def test_a_change_from_a_stale_version_is_refused():
+    from models_registry.audit.writes import EditConflict
+    from models_registry.rollout.flags import flag_version
+
+    assert flag_version(DB_MODELS_FLAG) == 0
+    set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%", expected_version=0)
+    rollback_flag(DB_MODELS_FLAG, user=None, reason="incident")  # version 2
+    with pytest.raises(EditConflict):
+        set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="advance", expected_version=1)
+    flag = RolloutFlag.objects.get(name=DB_MODELS_FLAG)
+    assert (flag.everyone, flag.version, flag_version(DB_MODELS_FLAG)) == (False, 2, 2)
+
+
+@pytest.mark.django_db
+def test_reverting_a_flag_restores_its_percentage_as_a_new_version():
+    from models_registry.rollout.flags import revert_flag, stage_history
+
+    set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%")
+    rollback_flag(DB_MODELS_FLAG, user=None, reason="incident")
+    revert_flag(DB_MODELS_FLAG, to_version=1, user=None, reason="fixed")
+    assert [(s.number, s.change_type, s.percent) for s in stage_history(DB_MODELS_FLAG)][1:] == [
+        (2, "updated", 0),
+        (3, "reverted", 10),
+    ]
+    assert stage_history(DB_MODELS_FLAG)[-1].reason == "Reverted to v1: fixed"
 
 
 @pytest.mark.django_db

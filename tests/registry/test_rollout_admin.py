@@ -1,7 +1,9 @@
 import pytest
+from django.urls import reverse
 
+from models_registry.audit.history import versions_of
 from models_registry.models import AIModel, RolloutFlag
-from models_registry.rollout.flags import DB_MODELS_FLAG, set_flag_percent
+from models_registry.rollout.flags import DB_MODELS_FLAG, set_flag_percent, stage_history
 
 pytestmark = pytest.mark.django_db
 URL = "/admin/models_registry/rolloutflag/rollout/"
@@ -21,16 +23,75 @@ def test_rollout_page_shows_percent_history_counters_and_parity(client, superuse
 
 def test_superuser_moves_the_rollout_from_the_page_with_a_reason(client, superuser, seeded):
     client.force_login(superuser)
-    response = client.post(URL, {"flag": DB_MODELS_FLAG, "action": "advance", "reason": "go 1%"})
+    page = client.get(URL).content.decode()
+    assert f'name="version_{DB_MODELS_FLAG}" value="0"' in page  # never set: version 0
+    response = client.post(
+        URL,
+        {"flag": DB_MODELS_FLAG, "action": "advance", "reason": "go 1%", f"version_{DB_MODELS_FLAG}": "0"},
+    )
     assert response.status_code == 302
-    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).percent == 1
-    client.post(URL, {"flag": DB_MODELS_FLAG, "action": "rollback", "reason": "incident"})
-    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).everyone is False
-    history = RolloutFlag.objects.get(name=DB_MODELS_FLAG).history.order_by("history_id")
+    flag = RolloutFlag.objects.get(name=DB_MODELS_FLAG)
+    assert (flag.percent, flag.version) == (1, 1)
+    response = client.post(
+        URL,
+        {
+            "flag": DB_MODELS_FLAG,
+            "action": "rollback",
+            "reason": "incident",
+            f"version_{DB_MODELS_FLAG}": "1",
+        },
+    )
+    assert response.status_code == 302
+    flag = RolloutFlag.objects.get(name=DB_MODELS_FLAG)
+    assert (flag.everyone, flag.version) == (False, 2)
+    history = flag.history.order_by("history_id")
     assert [(h.history_user, h.history_change_reason) for h in history] == [
         (superuser, "go 1%"),
         (superuser, "incident"),
     ]
+    assert [(s.number, s.percent, s.changed_by, s.reason) for s in stage_history(DB_MODELS_FLAG)] == [
+        (1, 1, "root", "go 1%"),
+        (2, 0, "root", "incident"),
+    ]
+
+
+@pytest.mark.parametrize("page_version", ["1", None], ids=["stale page", "no version posted"])
+def test_a_rollback_is_never_refused_for_the_page_version(client, superuser, seeded, page_version):
+    set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="stage 1%")
+    set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%")  # after the page loaded
+    client.force_login(superuser)
+    data = {"flag": DB_MODELS_FLAG, "action": "rollback", "reason": "incident"}
+    if page_version is not None:
+        data[f"version_{DB_MODELS_FLAG}"] = page_version
+    response = client.post(URL, data)
+    assert response.status_code == 302  # the emergency brake always works
+    flag = RolloutFlag.objects.get(name=DB_MODELS_FLAG)
+    assert (flag.everyone, flag.version) == (False, 3)
+
+
+def test_a_set_from_a_stale_page_is_refused_and_changes_nothing(client, superuser, seeded):
+    set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage 10%")
+    set_flag_percent(DB_MODELS_FLAG, 0, user=None, reason="incident")  # lands after the page loaded
+    client.force_login(superuser)
+    data = {
+        "flag": DB_MODELS_FLAG,
+        "action": "set",
+        "percent": "50",
+        "reason": "go 50%",
+        f"version_{DB_MODELS_FLAG}": "1",  # what the page showed
+    }
+    response = client.post(URL, data, follow=True)
+    assert "was changed after you opened it" in response.content.decode()
+    flag = RolloutFlag.objects.get(name=DB_MODELS_FLAG)
+    assert (flag.everyone, flag.percent, flag.version) == (False, None, 2)
+
+
+def test_a_set_without_the_page_version_is_refused(client, superuser, seeded):
+    client.force_login(superuser)
+    data = {"flag": DB_MODELS_FLAG, "action": "set", "percent": "50", "reason": "go 50%"}
+    response = client.post(URL, data, follow=True)
+    assert "missing the flag" in response.content.decode()
+    assert not RolloutFlag.objects.exists()
 
 
 def test_advance_refusal_is_shown_and_changes_nothing(client, superuser, seeded):
@@ -61,8 +122,29 @@ def test_editors_and_viewers_cannot_see_or_change_the_rollout(client, editor, vi
 def test_no_history_form_can_revert_a_flag_without_a_reason(client, superuser):
     flag = set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="half")
     set_flag_percent(DB_MODELS_FLAG, 0, user=None, reason="rollback")
-    first = flag.history.order_by("history_id").first()
     client.force_login(superuser)
-    client.post(f"/admin/models_registry/rolloutflag/{flag.pk}/history/{first.history_id}/", {})
+    client.post(reverse("admin:models_registry_rolloutflag_as_of", args=[flag.pk, 1]), {})
+    refused = client.post(
+        reverse("admin:models_registry_rolloutflag_revert", args=[flag.pk, 1]), {"seen_version": 2}
+    )
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["reason"] == ["This field is required."]
     flag.refresh_from_db()
-    assert flag.everyone is False and flag.history.count() == 2
+    assert (flag.everyone, flag.version, flag.history.count()) == (False, 2, 2)
+
+
+def test_a_flag_is_reverted_through_the_rollout_with_a_reason(client, superuser):
+    flag = set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="half")
+    set_flag_percent(DB_MODELS_FLAG, 0, user=None, reason="rollback")
+    client.force_login(superuser)
+    revert_url = reverse("admin:models_registry_rolloutflag_revert", args=[flag.pk, 1])
+    response = client.post(revert_url, {"reason": "fixed", "seen_version": 2})
+    assert response.status_code == 302
+    flag.refresh_from_db()
+    assert (flag.percent, flag.version) == (50, 3)
+    latest = versions_of(flag)[-1]
+    assert (latest.change_type, latest.changed_by, latest.reason) == (
+        "reverted",
+        "root",
+        "Reverted to v1: fixed",
+    )
