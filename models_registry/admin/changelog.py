@@ -17,8 +17,9 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator, capfirst
 
-from models_registry.audit.models import ChangeRecord, ChangeSet, ChangeType
+from models_registry.audit.models import Audited, ChangeRecord, ChangeSet, ChangeType
 
 DIFF_LINES_SHOWN = 8
 
@@ -28,14 +29,10 @@ class ObjectTypeFilter(admin.SimpleListFilter):
     parameter_name = "type"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        audited = [
-            model
-            for model in model_admin.admin_site._registry
-            if any(field.name == "version" for field in model._meta.concrete_fields)
-        ]
+        audited = [model for model in model_admin.admin_site._registry if issubclass(model, Audited)]
         types = ContentType.objects.get_for_models(*audited)
         return sorted(
-            ((str(ct.pk), str(model._meta.verbose_name).capitalize()) for model, ct in types.items()),
+            ((str(ct.pk), capfirst(str(model._meta.verbose_name))) for model, ct in types.items()),
             key=lambda choice: choice[1],
         )
 
@@ -55,6 +52,17 @@ class UserFilter(admin.SimpleListFilter):
         if self.value() is None:
             return queryset
         return queryset.filter(user_name="" if self.value() == "-" else self.value())
+
+
+class UTCDateFilter(admin.DateFieldListFilter):
+    """Django's date presets, plus the page's from/to form: a bare date means that day's 00:00 UTC."""
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        for key, values in self.used_parameters.items():
+            listed = values if isinstance(values, list) else [values]
+            aware = [f"{value} 00:00:00+00:00" if len(str(value)) == 10 else value for value in listed]
+            self.used_parameters[key] = aware if isinstance(values, list) else aware[0]
+        return super().queryset(request, queryset)
 
 
 class ChangeSetFilter(admin.SimpleListFilter):
@@ -91,9 +99,7 @@ class ChangeLogAdmin(admin.ModelAdmin):
     change_list_template = "admin/models_registry/changerecord/change_list.html"
     list_display = (
         "when",
-        "object_type",
         "object_link",
-        "version",
         "change_type",
         "who",
         "reason",
@@ -105,7 +111,7 @@ class ChangeLogAdmin(admin.ModelAdmin):
         ObjectTypeFilter,
         UserFilter,
         "change_type",
-        ("at", admin.DateFieldListFilter),
+        ("at", UTCDateFilter),
         ChangeSetFilter,
     )
     search_fields = ("reason", "object_repr", "object_pk", "user_name")
@@ -136,18 +142,21 @@ class ChangeLogAdmin(admin.ModelAdmin):
     def when(self, record: ChangeRecord) -> str:
         return f"{record.at:%Y-%m-%d %H:%M:%S} UTC"
 
-    @admin.display(description="object type", ordering="content_type")
-    def object_type(self, record: ChangeRecord) -> str:
-        return record.content_type.name
-
-    @admin.display(description="object", ordering="object_repr")
+    @admin.display(description="object · version", ordering="object_repr")
     def object_link(self, record: ChangeRecord) -> str:
         ct = record.content_type
         try:
             url = reverse(f"admin:{ct.app_label}_{ct.model}_history", args=[record.object_pk])
         except NoReverseMatch:
-            return record.object_repr
-        return format_html('<a href="{}#version-{}">{}</a>', url, record.version, record.object_repr)
+            return format_html("{} v{}", record.object_repr, record.version)
+        return format_html(
+            '<span class="quiet object-type">{}</span><br><a href="{}#version-{}">{}</a> v{}',
+            ct.name,
+            url,
+            record.version,
+            record.object_repr,
+            record.version,
+        )
 
     @admin.display(description="user", ordering="user_name")
     def who(self, record: ChangeRecord) -> str:
@@ -155,13 +164,12 @@ class ChangeLogAdmin(admin.ModelAdmin):
 
     @admin.display(description="changes")
     def field_diff(self, record: ChangeRecord) -> str:
+        if record.change_type == ChangeType.CREATED:  # every field: the object's history has them
+            return format_html('<span class="quiet">created with {} field(s) set</span>', len(record.diff))
         lines = record.diff[:DIFF_LINES_SHOWN]
-        if record.change_type == ChangeType.CREATED:
-            rows = format_html_join("", "<li><b>{}</b>: {}</li>", ((d["field"], d["new"]) for d in lines))
-        else:
-            rows = format_html_join(
-                "", "<li><b>{}</b>: {} → {}</li>", ((d["field"], d["old"], d["new"]) for d in lines)
-            )
+        rows = format_html_join(
+            "", "<li><b>{}</b>: {} → {}</li>", ((d["field"], d["old"], d["new"]) for d in lines)
+        )
         more = len(record.diff) - len(lines)
         tail = format_html('<li class="quiet">… {} more field(s)</li>', more) if more > 0 else ""
         return format_html('<ul class="diff-lines">{}{}</ul>', rows, tail)
@@ -172,9 +180,10 @@ class ChangeLogAdmin(admin.ModelAdmin):
         change_set = record.change_set
         label = change_set.summary or change_set.reason
         return format_html(
-            '<a href="{}" class="change-set">{} by {} — {} version(s)</a>',
+            '<a href="{}" class="change-set" title="{}">{} by {} — {} version(s)</a>',
             url,
-            label[:80],
+            label,
+            Truncator(label).chars(40),
             change_set.user_name or "system",
             record.change_set_size,
         )

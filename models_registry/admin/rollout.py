@@ -122,15 +122,16 @@ class RolloutFlagAdmin(AuditedAdmin):
         user, reason, flag = request.user, data["reason"], data["flag"]
         # The version the page showed: an advance or a set over someone else's change is refused.
         # A rollback is not: it is the emergency brake and always safe.
+        if data["action"] == "rollback":
+            rollback_flag(flag, user=user, reason=reason)
+            self.message_user(request, f"{flag} is now at 0%.", level=messages.SUCCESS)
+            return
         try:
             seen = int(request.POST.get(f"version_{flag}", ""))
         except ValueError:
             raise ValidationError("The page is missing the flag's version; reload it.") from None
         if data["action"] == "advance":
             percent = advance_flag(flag, user=user, reason=reason, force=data["force"], expected_version=seen)
-        elif data["action"] == "rollback":
-            rollback_flag(flag, user=user, reason=reason)
-            percent = 0
         else:
             if data["percent"] is None:
                 raise ValidationError({"percent": "Give the percentage to set."})

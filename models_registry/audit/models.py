@@ -54,6 +54,10 @@ class Audited(models.Model):
     class Meta:
         abstract = True
 
+    def change_type_of(self, before: dict[str, Any], after: dict[str, Any]) -> str:
+        """The change type of an edit from ``before`` to ``after`` (attname → value); override per table."""
+        return ChangeType.UPDATED
+
     def validate_constraints(self, exclude: Any = None) -> None:
         """Unique constraints only: each check constraint restates a field validator or ``clean()``
         (which report it with a readable message) and the database enforces it on save; checking
@@ -110,8 +114,8 @@ class ChangeRecord(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name = "change"
-        verbose_name_plural = "change log"
+        verbose_name = "change-log entry"
+        verbose_name_plural = "change log entries"
         constraints = [
             models.UniqueConstraint(
                 fields=["content_type", "object_pk", "version"], name="changerecord_one_row_per_version"

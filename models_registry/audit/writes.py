@@ -345,6 +345,8 @@ def update(
         row.version += 1
         _clean(row, new=False, changed=[name for name in after if after[name] != before[name]])
         _save(row, user=user, reason=reason, new=False)
+        if change_type == ChangeType.UPDATED:  # a plain edit may still be a deprecation, say
+            change_type = row.change_type_of(before, after)
         _record(row, user=user, reason=reason, change_type=change_type, diff=field_diff(row, before))
         bump_on_commit()
     _copy_state(row, obj)
@@ -382,7 +384,11 @@ def record_bulk(
                 object_pk=str(obj.pk),
                 object_repr=str(obj)[:200],
                 version=obj.version,
-                change_type=change_type,
+                change_type=(
+                    obj.change_type_of(before, snapshot(obj))
+                    if before is not None and change_type == ChangeType.UPDATED
+                    else change_type
+                ),
                 at=now,
                 user=user,
                 user_name=user_name(user),

@@ -7,13 +7,15 @@ a negative price or an unknown status.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
-from models_registry.audit.models import Audited
+from models_registry.audit.models import Audited, ChangeType
 from models_registry.domain.fields import COLUMNS, value_errors
 from models_registry.domain.types import CAPABILITIES, CAPABILITY_FIELDS
 
@@ -195,6 +197,14 @@ class AIModel(Audited):
             errors.setdefault(column, []).extend(problems)
         if errors:
             raise ValidationError(errors)
+
+    def change_type_of(self, before: dict[str, Any], after: dict[str, Any]) -> str:
+        deprecated = ModelStatus.DEPRECATED
+        if before["status"] != deprecated and after["status"] == deprecated:
+            return ChangeType.DEPRECATED
+        if before["status"] == deprecated and after["status"] != deprecated:
+            return ChangeType.REACTIVATED
+        return ChangeType.UPDATED
 
     @property
     def capabilities(self) -> frozenset[str]:

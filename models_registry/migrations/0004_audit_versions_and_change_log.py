@@ -161,8 +161,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "change",
-                "verbose_name_plural": "change log",
+                "verbose_name": "change-log entry",
+                "verbose_name_plural": "change log entries",
                 "ordering": ["-at", "-id"],
                 "indexes": [
                     models.Index(

@@ -16,6 +16,7 @@ import pytest
 from django.contrib.admin import site
 from django.urls import reverse
 
+from models_registry.audit.models import ChangeRecord
 from models_registry.catalog import services
 from models_registry.models import AIModel
 
@@ -144,7 +145,7 @@ def test_permission_matrix(client, request, world, role, endpoint):
     if user is not None:
         client.force_login(user)
     send, effect = ENDPOINTS[endpoint]
-    history_before = AIModel.history.count()
+    history_before = (AIModel.history.count(), ChangeRecord.objects.count())
 
     response = send(client, world)
 
@@ -152,7 +153,8 @@ def test_permission_matrix(client, request, world, role, endpoint):
     if effect is not None:
         assert effect(world) is (expected(role, endpoint) == "allowed")
     if expected(role, endpoint) != "allowed":
-        assert AIModel.history.count() == history_before  # a refused request writes nothing
+        # a refused request writes nothing, neither history nor change log
+        assert (AIModel.history.count(), ChangeRecord.objects.count()) == history_before
 
 
 def test_non_staff_users_are_told_they_lack_access(client, non_staff, gpt):

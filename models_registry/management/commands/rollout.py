@@ -75,15 +75,8 @@ class Command(BaseCommand):
             f"(fallback rate {totals.fallback_rate:.2%})"
         )
         self.stdout.write("stage history:")
-        for version in stage_history(flag):
+        for stage in stage_history(flag):
             self.stdout.write(
-                f"  v{version.number} {version.at:%Y-%m-%d %H:%M:%S}Z by {version.changed_by}: "
-                f"{_describe(version)} — {version.reason}"
+                f"  v{stage.number} {stage.at:%Y-%m-%d %H:%M:%S}Z by {stage.changed_by}: "
+                f"{stage.percent}% — {stage.reason}"
             )
-
-
-def _describe(version) -> str:
-    from models_registry.rollout.buckets import effective_percent
-
-    record = version.record
-    return f"{effective_percent(record.everyone, record.percent)}%"
