@@ -13,7 +13,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db.models import CharField, OuterRef, Subquery
+from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,6 +24,7 @@ from django.utils.text import capfirst
 
 from models_registry.audit import writes
 from models_registry.audit.history import as_of, compare, display_value, records_of, versions_of
+from models_registry.audit.models import ChangeRecord
 
 REASON_LABEL = "Reason for change"
 REASON_HELP = "Required. Stored in the history with your name, e.g. “Price drop announced 2025-06-01”."
@@ -45,6 +49,16 @@ def error_lines(error: ValidationError) -> list[str]:
             for message in field_messages
         ]
     return list(error.messages)
+
+
+def latest_change_by(model: type) -> Subquery:
+    """An annotation: the user name stored with each row's current version (one indexed subquery)."""
+    records = ChangeRecord.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        object_pk=Cast(OuterRef("pk"), CharField()),
+        version=OuterRef("version"),
+    )
+    return Subquery(records.values("user_name")[:1])
 
 
 class AuditedForm(forms.ModelForm):

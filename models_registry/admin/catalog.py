@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
 from import_export.tmp_storages import CacheStorage, TempFolderStorage
 
-from models_registry.admin.audited import AuditedAdmin
+from models_registry.admin.audited import AuditedAdmin, latest_change_by
 from models_registry.admin.forms import (
     AIModelForm,
     CatalogConfirmImportForm,
@@ -95,7 +95,7 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
         "capability_tags",
         "last_change",
     )
-    list_select_related = ("provider", "updated_by")
+    list_select_related = ("provider",)
     list_filter = (
         "provider",
         "status",
@@ -172,10 +172,15 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
             ((cap, CAPABILITY_TAGS[cap]) for cap in capabilities),
         )
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # Who made the current version, by the name stored in the change log: still
+        # right after that account is deleted (the updated_by column is then empty).
+        return super().get_queryset(request).annotate(last_changed_by=latest_change_by(AIModel))
+
     @admin.display(description="last change", ordering="updated_at")
     def last_change(self, obj: AIModel) -> str:
-        who = obj.updated_by.get_username() if obj.updated_by is not None else "system"
-        when = timezone.localtime(obj.updated_at).strftime("%Y-%m-%d %H:%M")
+        who = getattr(obj, "last_changed_by", None) or "system"
+        when = timezone.localtime(obj.updated_at).strftime("%Y-%m-%d %H:%M %Z")
         return format_html('{}<br><span class="quiet">by {}</span>', when, who)
 
     # --- saving through services ---

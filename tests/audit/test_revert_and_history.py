@@ -106,6 +106,8 @@ def test_deleting_a_user_keeps_every_history_page_readable(as_bob, django_user_m
         assert "by <strong>alice</strong>" in history.content.decode()
         revert = as_bob.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_revert", args=[obj.pk, 1]))
         assert revert.status_code == 200
+    model_list = as_bob.get(reverse("admin:models_registry_aimodel_changelist"), {"q": "openai:gpt-5"})
+    assert "by alice" in model_list.content.decode()  # the list's "last change" column
     log = as_bob.get(reverse("admin:models_registry_changerecord_changelist"), {"user": "alice"})
     assert log.status_code == 200
     assert log.context["cl"].result_count == 6
