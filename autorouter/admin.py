@@ -100,21 +100,8 @@ class RouterConfigAdmin(AuditedAdmin):
 
     change_form_template = "admin/autorouter/routerconfig/change_form.html"
 
-    def update_object(self, request: HttpRequest, obj: RouterConfig, form: RouterConfigForm) -> RouterConfig:
-        return services.save_config(
-            obj,
-            user=request.user,
-            reason=form.cleaned_data["reason"],
-            changes=form.model_changes,
-            expected_version=form.cleaned_data["seen_version"],
-        )
-
-    def revert_object(
-        self, request: HttpRequest, obj: RouterConfig, *, to_version: int, reason: str, expected_version: int
-    ) -> RouterConfig:
-        return services.revert_config(
-            obj, to_version=to_version, user=request.user, reason=reason, expected_version=expected_version
-        )
+    update_service = staticmethod(services.save_config)
+    revert_service = staticmethod(services.revert_config)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         if not self.has_view_or_change_permission(request):
@@ -310,28 +297,20 @@ class ModelProfileAdmin(AuditedAdmin):
             "ProfileChangelistFormSet", (ProfileFormSet, formset), {"reason": request.POST.get("_reason", "")}
         )
 
-    def create_object(self, request: HttpRequest, obj: ModelProfile, reason: str) -> ModelProfile:
-        return services.create_profile(obj, user=request.user, reason=reason)
+    create_service = staticmethod(services.create_profile)
+    update_service = staticmethod(services.update_profile)
+    revert_service = staticmethod(services.revert_profile)
 
     def update_object(self, request: HttpRequest, obj: ModelProfile, form: Any) -> ModelProfile:
-        if isinstance(form, ProfileRowForm):  # a row of the list: the reason is next to the Save button
-            changes = {name: form.cleaned_data[name] for name in form.changed_data if name != "seen_version"}
-            reason = request.POST.get("_reason", "")
-        else:
-            changes, reason = form.model_changes, form.cleaned_data["reason"]
-        return services.update_profile(
+        if not isinstance(form, ProfileRowForm):
+            return super().update_object(request, obj, form)
+        # A row of the list: the reason is next to the Save button.
+        return self.update_service(
             obj,
             user=request.user,
-            reason=reason,
-            changes=changes,
+            reason=request.POST.get("_reason", ""),
+            changes={name: form.cleaned_data[name] for name in form.changed_data if name != "seen_version"},
             expected_version=form.cleaned_data["seen_version"],
-        )
-
-    def revert_object(
-        self, request: HttpRequest, obj: ModelProfile, *, to_version: int, reason: str, expected_version: int
-    ) -> ModelProfile:
-        return services.revert_profile(
-            obj, to_version=to_version, user=request.user, reason=reason, expected_version=expected_version
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:

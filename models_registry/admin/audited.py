@@ -160,12 +160,16 @@ class AuditedAdmin(admin.ModelAdmin):
     change_form_template = "admin/audited_change_form.html"
     reason_fieldset = ("Reason for change", {"fields": ("reason", "seen_version")})
 
-    # --- the writes: subclasses route these to their object type's services ---
+    # --- the writes: each object type's services, with the signatures of models_registry.audit.writes ---
+    create_service: Any = staticmethod(writes.create)  # (obj, *, user, reason)
+    update_service: Any = staticmethod(writes.update)  # (obj, *, user, reason, changes, expected_version)
+    revert_service: Any = staticmethod(writes.revert)  # (obj, *, to_version, user, reason, expected_version)
+
     def create_object(self, request: HttpRequest, obj: Any, reason: str) -> Any:
-        return writes.create(obj, user=request.user, reason=reason)
+        return self.create_service(obj, user=request.user, reason=reason)
 
     def update_object(self, request: HttpRequest, obj: Any, form: AuditedForm) -> Any:
-        return writes.update(
+        return self.update_service(
             obj,
             user=request.user,
             reason=form.cleaned_data["reason"],
@@ -176,7 +180,7 @@ class AuditedAdmin(admin.ModelAdmin):
     def revert_object(
         self, request: HttpRequest, obj: Any, *, to_version: int, reason: str, expected_version: int
     ) -> Any:
-        return writes.revert(
+        return self.revert_service(
             obj, to_version=to_version, user=request.user, reason=reason, expected_version=expected_version
         )
 

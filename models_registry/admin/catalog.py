@@ -65,17 +65,8 @@ class ProviderAdmin(AuditedAdmin):
         # Model ids and import files name providers by slug: it is fixed once created.
         return ("slug",) if obj is not None else ()
 
-    def create_object(self, request: HttpRequest, obj: Provider, reason: str) -> Provider:
-        return services.save_new_provider(obj, user=request.user, reason=reason)
-
-    def update_object(self, request: HttpRequest, obj: Provider, form: ProviderForm) -> Provider:
-        return services.update_provider(
-            obj,
-            user=request.user,
-            reason=form.cleaned_data["reason"],
-            changes=form.model_changes,
-            expected_version=form.cleaned_data["seen_version"],
-        )
+    create_service = staticmethod(services.save_new_provider)
+    update_service = staticmethod(services.update_provider)
 
 
 @admin.register(AIModel)
@@ -184,24 +175,9 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
         return format_html('{}<br><span class="quiet">by {}</span>', when, who)
 
     # --- saving through services ---
-    def create_object(self, request: HttpRequest, obj: AIModel, reason: str) -> AIModel:
-        return services.save_new_model(obj, user=request.user, reason=reason)
-
-    def update_object(self, request: HttpRequest, obj: AIModel, form: AIModelForm) -> AIModel:
-        return services.update_model(
-            obj,
-            user=request.user,
-            reason=form.cleaned_data["reason"],
-            changes=form.model_changes,
-            expected_version=form.cleaned_data["seen_version"],
-        )
-
-    def revert_object(
-        self, request: HttpRequest, obj: AIModel, *, to_version: int, reason: str, expected_version: int
-    ) -> AIModel:
-        return services.revert_model(
-            obj, to_version=to_version, user=request.user, reason=reason, expected_version=expected_version
-        )
+    create_service = staticmethod(services.save_new_model)
+    update_service = staticmethod(services.update_model)
+    revert_service = staticmethod(services.revert_model)
 
     # --- actions ---
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
