@@ -138,7 +138,9 @@ class RouterConfigAdmin(AuditedAdmin):
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                verb = "created from" if action == services.CREATED else "reset to"
+                verb = {services.CREATED: "created from", services.UNCHANGED: "already at"}.get(
+                    action, "reset to"
+                )
                 self.message_user(request, f"The router config was {verb} the defaults.", messages.SUCCESS)
                 return HttpResponseRedirect(
                     reverse("admin:autorouter_routerconfig_change", args=[SINGLETON_ID])

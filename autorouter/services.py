@@ -27,7 +27,7 @@ from .types import Profile, RouterSettings
 CONFIG_SEED_REASON = "Initial seed from the router defaults"
 PROFILES_SEED_REASON = "Initial seed from fixtures/model_profiles.json"
 
-CREATED, SKIPPED, REPLACED = "created", "skipped", "replaced"
+CREATED, SKIPPED, REPLACED, UNCHANGED = "created", "skipped", "replaced", "unchanged"
 
 
 def get_config() -> RouterConfig | None:
@@ -63,8 +63,8 @@ def reset_config(
 ) -> tuple[RouterConfig, str]:
     """Set every parameter to ``settings`` (the built-in defaults), creating the row if missing.
 
-    Returns the row and ``"created"`` or ``"replaced"``. The history is kept:
-    a reset is one more version (refused if the config already has the defaults).
+    Returns the row and ``"created"``, ``"replaced"`` (one more version; the
+    history is kept) or ``"unchanged"`` (it had those values already: no version).
     """
     values = field_values_from_settings(settings)
     with transaction.atomic():
@@ -72,13 +72,15 @@ def reset_config(
         if config is None:
             config = writes.create(RouterConfig(pk=SINGLETON_ID, **values), user=user, reason=reason)
             return config, CREATED
+        if all(getattr(config, name) == value for name, value in values.items()):
+            return config, UNCHANGED
         writes.update(config, user=user, reason=reason, changes=values)
     return config, REPLACED
 
 
 @dataclass
 class SeedConfigResult:
-    action: str  # created, skipped or replaced
+    action: str  # created, skipped, replaced or unchanged
     dry_run: bool = False
 
 

@@ -45,6 +45,7 @@ def _document(**overrides):
         ({"pricing": {"input": "-1", "output": "2"}}, "pricing.input"),
         ({"pricing": {"input": 1.5, "output": "2"}}, "pricing.input"),
         ({"status": "retired"}, "status"),
+        ({"status": None}, "status"),
         ({"reasoning": {"type": "google-thinking-budget", "levelMapping": {}}}, "reasoning"),
         ({"capabilities": ["telepathy"]}, "capabilities"),
         ({"provider": "nobody"}, "provider"),

@@ -25,6 +25,7 @@ from django.utils.text import capfirst
 from models_registry.audit import writes
 from models_registry.audit.history import as_of, compare, display_value, records_of, versions_of
 from models_registry.audit.models import ChangeRecord
+from models_registry.audit.values import error_lines
 
 REASON_LABEL = "Reason for change"
 REASON_HELP = "Required. Stored in the history with your name, e.g. “Price drop announced 2025-06-01”."
@@ -38,17 +39,6 @@ def reason_field(*, required: bool = True, help_text: str = REASON_HELP, label: 
         help_text=help_text,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 80, "class": "vLargeTextField"}),
     )
-
-
-def error_lines(error: ValidationError) -> list[str]:
-    """A ValidationError as readable lines, field names included."""
-    if hasattr(error, "error_dict"):
-        return [
-            message if name == "__all__" else f"{name}: {message}"
-            for name, field_messages in error.message_dict.items()
-            for message in field_messages
-        ]
-    return list(error.messages)
 
 
 def latest_change_by(model: type) -> Subquery:

@@ -37,7 +37,9 @@ class ObjectTypeFilter(admin.SimpleListFilter):
         )
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        return queryset.filter(content_type_id=self.value()) if self.value() else queryset
+        if not self.value():
+            return queryset
+        return queryset.filter(content_type_id=self.value()) if self.value().isdigit() else queryset.none()
 
 
 class UserFilter(admin.SimpleListFilter):

@@ -60,7 +60,13 @@ def backfill(
         return describe_value(value)
 
     latest: dict[Any, tuple[int, dict[str, Any]]] = {}
-    rows = list(history.objects.order_by(pk_name, "history_date", "history_id"))
+    # Objects deleted since (nothing is deleted through the app now) have no page to link to.
+    existing = set(model._default_manager.values_list("pk", flat=True))
+    rows = list(
+        history.objects.filter(**{f"{pk_name}__in": existing})
+        .exclude(history_type="-")
+        .order_by(pk_name, "history_date", "history_id")
+    )
     records = []
     for row in rows:
         key = getattr(row, pk_name)
@@ -83,8 +89,10 @@ def backfill(
             change_type = "created"
         elif reason.startswith("Reverted to v"):
             change_type = "reverted"
-        elif any(d["field"] == "status" and values.get("status") == "deprecated" for d in diff):
+        elif any(d["field"] == "status" for d in diff) and values.get("status") == "deprecated":
             change_type = "deprecated"
+        elif any(d["field"] == "status" for d in diff) and before and before.get("status") == "deprecated":
+            change_type = "reactivated"
         else:
             change_type = "updated"
         user_name = names.get(row.history_user_id, "")

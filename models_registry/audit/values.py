@@ -6,6 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from models_registry.domain.types import format_money
 
 
@@ -20,3 +22,14 @@ def describe_value(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=isinstance(value, dict))
     return str(value)
+
+
+def error_lines(error: ValidationError) -> list[str]:
+    """A ValidationError as readable lines, field names included (for pages, commands and reports)."""
+    if hasattr(error, "error_dict"):
+        return [
+            message if name == "__all__" else f"{name}: {message}"
+            for name, field_messages in error.message_dict.items()
+            for message in field_messages
+        ]
+    return list(error.messages)

@@ -84,8 +84,8 @@ def change_set(*, user: Any, reason: str, summary: str = "") -> Iterator[None]:
             yield
         finally:
             _scope.reset(token)
-        if not scope.written:
-            scope.change_set.delete()
+        if not scope.written and not transaction.get_rollback():
+            scope.change_set.delete()  # (a rolled-back block takes it along anyway)
 
 
 def _new_change_set(user: Any, reason: str, summary: str) -> ChangeSet:

@@ -22,6 +22,7 @@ from simple_history.utils import bulk_create_with_history
 
 from models_registry.audit import writes
 from models_registry.audit.models import ChangeType
+from models_registry.audit.values import error_lines
 from models_registry.audit.writes import EditConflict, require_reason  # noqa: F401  (part of this API)
 from models_registry.catalog.conversions import config_from_model
 from models_registry.catalog.models import AIModel, ModelStatus, Provider
@@ -223,9 +224,7 @@ def seed_models(
                     result.providers_created.append(provider.slug)
                 result.created.append(config.id)
             except ValidationError as exc:
-                result.errors[config.id] = "; ".join(
-                    f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()
-                )
+                result.errors[config.id] = "; ".join(error_lines(exc))
         if result.errors:
             # All or nothing: a partly seeded catalog is worse than none.
             transaction.set_rollback(True)

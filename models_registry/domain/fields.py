@@ -159,7 +159,7 @@ def _as_is(value: Any) -> Any:
 
 
 def _list(value: Any) -> Any:
-    return [] if value is None else value
+    return value or []  # null, "" and the like mean "no hosts"
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -178,6 +178,7 @@ class Kind:
     to_read: Callable[[Any], Any] = _as_is  # column value → read-type value
     to_column: Callable[[Any], Any] = _as_is  # read-type value → column value
     to_file: Callable[[Any], Any] = _as_is  # read-type value → file value
+    absent: Any = None  # the file value a missing key stands for
 
 
 MODEL_ID = Kind("str", MISSING, _required_text)
@@ -188,7 +189,7 @@ OPTIONAL_TEXT = Kind("str | None", None, _text, _blank_to_none, _none_to_blank)
 COUNT = Kind("int", MISSING, _integer)
 FLAG = Kind("bool", False, _flag)
 CHOICE = Kind("str | None", None, _text, _blank_to_none, _none_to_blank)
-STATUS = Kind("str", "active", lambda value: "active" if value is None else value)
+STATUS = Kind("str", "active", _as_is, absent="active")  # missing: active; an explicit null is refused
 PRICE = Kind("Decimal", MISSING, _required_price, to_file=format_money)
 OPTIONAL_PRICE = Kind("Decimal | None", None, parse_price, to_file=format_money)
 CAPABILITY = Kind("bool", False, _flag)
@@ -217,12 +218,15 @@ _provider_slug = _matches(PROVIDER_SLUG_PATTERN, "must be a lowercase slug")
 IDENTITY, PRICING, CAPS = "Identity", "Pricing (USD per 1M tokens)", "Capabilities"
 ROUTING, DISPLAY, ACCESS = "Routing", "Display", "Access"
 
+# In the order of the files' keys (export, the static catalog, ModelConfig.to_dict()).
 CATALOG_FIELDS: tuple[CatalogField, ...] = (
     CatalogField("model_id", "id", IDENTITY, MODEL_ID, (_model_id,)),
     CatalogField("provider", "provider", IDENTITY, PROVIDER, (_provider_slug,)),
     CatalogField("name", "name", IDENTITY, REQUIRED_TEXT),
     CatalogField("description", "description", IDENTITY, TEXT),
     CatalogField("context_window", "context_window", IDENTITY, COUNT, (_positive,)),
+    CatalogField("actual_model_id", "actual_model_id", ROUTING, OPTIONAL_TEXT),
+    CatalogField("is_local", "is_local", ROUTING, FLAG),
     CatalogField("input_price", "pricing.input", PRICING, PRICE, (_non_negative,)),
     CatalogField("output_price", "pricing.output", PRICING, PRICE, (_non_negative,)),
     CatalogField("cached_input_price", "pricing.cached_input", PRICING, OPTIONAL_PRICE, (_non_negative,)),
@@ -241,13 +245,11 @@ CATALOG_FIELDS: tuple[CatalogField, ...] = (
     CatalogField("reasoning_config", "reasoning", "Reasoning", JSON, (_reasoning,)),
     CatalogField("gateway", "gateway", ROUTING, CHOICE, (_one_of(GATEWAYS, blank=True),)),
     CatalogField("host_order", "host_order", ROUTING, HOSTS, (_host_list,)),
-    CatalogField("actual_model_id", "actual_model_id", ROUTING, OPTIONAL_TEXT),
-    CatalogField("is_local", "is_local", ROUTING, FLAG),
     CatalogField("knowledge_cutoff", "knowledge_cutoff", DISPLAY, OPTIONAL_TEXT),
-    CatalogField("speed_tier", "speed_tier", DISPLAY, CHOICE, (_one_of(SPEED_TIERS, blank=True),)),
     CatalogField("user_friendly_description", "user_friendly_description", DISPLAY, TEXT),
     CatalogField("best_for", "best_for", DISPLAY, TEXT),
     CatalogField("benchmarks", "benchmarks", DISPLAY, JSON, (_json_object,)),
+    CatalogField("speed_tier", "speed_tier", DISPLAY, CHOICE, (_one_of(SPEED_TIERS, blank=True),)),
     CatalogField("is_pro", "is_pro", ACCESS, FLAG),
     CatalogField("is_internal_only", "is_internal_only", ACCESS, FLAG),
     CatalogField("is_experimental", "is_experimental", ACCESS, FLAG),
@@ -267,13 +269,14 @@ PRICE_FIELDS: dict[str, CatalogField] = {
 FILE_KEYS: tuple[str, ...] = tuple(dict.fromkeys(field.read_name for field in CATALOG_FIELDS))
 # Where a column lives in a file, so errors name what the user wrote.
 FILE_KEY_FOR_COLUMN: dict[str, str] = {field.column: field.file_key for field in CATALOG_FIELDS}
-# The admin change form's sections: (title, columns), in declaration order.
+# The admin change form's sections, in this order; each lists its columns in declaration order.
+SECTIONS: tuple[str, ...] = (IDENTITY, PRICING, CAPS, "Reasoning", ROUTING, DISPLAY, ACCESS, "Status")
 FIELDSETS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
-    (title, tuple(f.column for f in CATALOG_FIELDS if f.fieldset == title))
-    for title in dict.fromkeys(field.fieldset for field in CATALOG_FIELDS)
+    (title, tuple(f.column for f in CATALOG_FIELDS if f.fieldset == title)) for title in SECTIONS
 )
 
 assert tuple(CAPABILITY_COLUMNS.values()) == CAPABILITIES, "declare every capability, in order"
+assert {field.fieldset for field in CATALOG_FIELDS} == set(SECTIONS), "every field's section is listed"
 assert set(PRICE_FIELDS) == set(Pricing.__dataclass_fields__), "Pricing holds exactly the declared prices"
 
 
@@ -316,7 +319,7 @@ def columns_from_entry(entry: Mapping[str, Any], model_id: str) -> dict[str, Any
             columns[field.column] = field.capability in capabilities
             continue
         group, _, key = field.file_key.partition(".")
-        raw = pricing.get(key) if key else entry.get(group)
+        raw = pricing.get(key, field.kind.absent) if key else entry.get(group, field.kind.absent)
         try:
             value = field.kind.parse(raw)
         except _Problem as problem:

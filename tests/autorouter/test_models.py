@@ -213,9 +213,9 @@ def test_reset_to_defaults_is_a_new_version(seeded_config, editor):
     assert config().version == 3
 
 
-def test_a_reset_that_changes_nothing_is_refused(seeded_config, editor):
-    with pytest.raises(ValidationError, match="Nothing to save"):
-        reset_config(user=editor, reason="already at the defaults")
+def test_a_reset_that_changes_nothing_records_no_version(seeded_config, editor):
+    _, action = reset_config(user=editor, reason="already at the defaults")
+    assert action == "unchanged"
     assert (config().version, len(versions_of(config()))) == (1, 1)
 
 

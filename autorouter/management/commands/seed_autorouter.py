@@ -1,7 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from autorouter.services import CREATED, SKIPPED, seed_config
+from autorouter.services import CREATED, SKIPPED, UNCHANGED, seed_config
+from models_registry.audit.values import error_lines
 
 
 class Command(BaseCommand):
@@ -24,9 +25,7 @@ class Command(BaseCommand):
             kwargs = {"reason": reason} if reason else {}
             result = seed_config(force_replace=force_replace, dry_run=dry_run, **kwargs)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{name}: {' '.join(messages)}" for name, messages in exc.message_dict.items()
-            )
+            problems = "; ".join(error_lines(exc))
             raise CommandError(
                 f"Cannot seed the router config ({problems}). Seed the catalog first: manage.py seed_models"
             ) from exc
@@ -34,6 +33,9 @@ class Command(BaseCommand):
             self.stdout.write(
                 "Router config exists: skipped (use --force-replace to reset it to the defaults)."
             )
+            return
+        if result.action == UNCHANGED:
+            self.stdout.write("Router config already has the default values: nothing to reset.")
             return
         verb = "create" if result.action == CREATED else "reset"
         if dry_run:

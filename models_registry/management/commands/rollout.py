@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from models_registry.audit.values import error_lines
 from models_registry.read import monitoring
 from models_registry.rollout.flags import (
     DB_MODELS_FLAG,
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         except RolloutRefused as exc:
             raise CommandError(str(exc)) from exc
         except ValidationError as exc:
-            raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+            raise CommandError("; ".join(error_lines(exc))) from exc
         self._print_status(flag)
 
     def _print_status(self, flag: str) -> None:
