@@ -179,8 +179,13 @@ FOLLOW_UP_START = re.compile(
     r"same|yes|no|great|perfect)\b",
     re.IGNORECASE,
 )
-CODE_FENCE = re.compile(r"```|^\s{4}\S", re.MULTILINE)
-NUMBERED_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*])\s+\S", re.MULTILINE)
+# Line-start patterns match spaces and tabs only: a "\s*" there would also run across every
+# following blank line, from every line start (quadratic in the number of newlines).
+CODE_FENCE = re.compile(r"```|^(?: {4}|\t)\S", re.MULTILINE)
+NUMBERED_ITEM = re.compile(r"^[ \t]*(?:\d+[.)]|[-*])[ \t]+\S", re.MULTILINE)
+
+# Longer messages are classified on their first and last halves of this many characters.
+DEFAULT_MAX_CLASSIFIED_CHARS = 20_000
 
 SIMPLE_MAX_WORDS = 12
 COMPLEX_MIN_WORDS = 120
@@ -188,6 +193,14 @@ FOLLOW_UP_MAX_WORDS = 25
 # A conversation using this share of the long-context threshold will need a long-context model.
 LONG_CONTEXT_SHARE = 0.5
 CHARS_PER_TOKEN = 4
+
+
+def sampled(text: str, max_chars: int) -> str:
+    """``text`` itself, or its head and tail when longer than ``max_chars``."""
+    if len(text) <= max_chars:
+        return text
+    half = max_chars // 2
+    return text[:half] + "\n" + text[-half:]
 
 
 def estimate_tokens(text: str) -> int:
@@ -217,12 +230,20 @@ def classify(
     previous_model_id: str | None = None,
     has_attachments: bool = False,
     context_tokens: int = 0,
+    max_chars: int = DEFAULT_MAX_CLASSIFIED_CHARS,
 ) -> Classification:
-    """Classify ``message`` with local rules. Deterministic: same inputs, same result."""
-    text = message or ""
+    """Classify ``message`` with local rules. Deterministic: same inputs, same result.
+
+    Linear in the message; a message longer than ``max_chars`` is judged by its
+    head and tail (``max_chars`` in all), and its length still counts for context.
+    """
+    full = message or ""
+    signals: list[str] = []
+    text = sampled(full, max_chars)
+    if len(text) < len(full):
+        signals.append(f"long message: classified its first and last {max_chars // 2:,} characters")
     words = len(text.split())
     tokens = Text.of(text)
-    signals: list[str] = []
 
     counts = CATEGORY_VOCABULARY.counts(tokens)
     markers = MARKERS.counts(tokens)
@@ -254,7 +275,7 @@ def classify(
     if complex_hits:
         signals.append(f"complexity markers x{complex_hits}")
 
-    total_tokens = context_tokens + estimate_tokens(text)
+    total_tokens = context_tokens + estimate_tokens(full)
     needs_long_context = bool(markers["long_context"]) or (
         total_tokens >= settings.long_context_threshold * LONG_CONTEXT_SHARE
     )

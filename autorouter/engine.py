@@ -247,7 +247,7 @@ def decide(
         seed_key=key,
         max_retries=settings.max_retries,
         message_length=len(message),
-        message_sha256=hashlib.sha256(message.encode("utf-8")).hexdigest(),
+        message_sha256=hashlib.sha256(message.encode("utf-8", "surrogatepass")).hexdigest(),
         inputs={
             "previous_model_id": previous_model_id,
             "has_attachments": has_attachments,

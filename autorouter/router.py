@@ -17,7 +17,7 @@ from django.db import DatabaseError
 
 from models_registry import registry
 
-from .classifier import classify
+from .classifier import DEFAULT_MAX_CLASSIFIED_CHARS, classify
 from .decision import Decision
 from .engine import decide
 from .llm_classifier import LLMClassifierError, classify_with_llm
@@ -28,6 +28,14 @@ from .types import Classification
 logger = logging.getLogger(__name__)
 
 LOCAL, LLM = "local", "llm"
+
+
+def check_inputs(message: Any, exclude: Any) -> None:
+    """Refuse what would silently route wrong: a message that is not text, ``exclude`` as one string."""
+    if not isinstance(message, str):
+        raise TypeError(f"route() needs the message as a str, not {type(message).__name__}")
+    if isinstance(exclude, str | bytes):
+        raise TypeError("exclude is a collection of model ids; wrap a single id in a list")
 
 
 def _classify(
@@ -70,6 +78,9 @@ def _classify(
         previous_model_id=previous_model_id,
         has_attachments=has_attachments,
         context_tokens=context_tokens,
+        max_chars=int(
+            getattr(django_settings, "AUTOROUTER_MAX_CLASSIFIED_CHARS", DEFAULT_MAX_CLASSIFIED_CHARS)
+        ),
     )
     return local, LOCAL, fallback
 
@@ -95,6 +106,7 @@ def route_with_state(
     ``classification`` reuses an earlier one (retries do not classify again);
     ``classifier`` overrides ``AUTOROUTER_CLASSIFIER``.
     """
+    check_inputs(message, exclude)
     # The saved config routes over the saved catalog (what an editor tunes on the
     # try page or the CLI); otherwise the subject's rollout decides the catalog.
     catalog = registry.list_models(
@@ -188,6 +200,9 @@ def next_candidate(
     ``None`` when the retries are used up (``len(failed) > max_retries``) or
     when the only thing left is a fallback model that already failed (or was excluded).
     """
+    check_inputs(message, exclude)
+    if isinstance(failed, str | bytes):
+        raise TypeError("failed is a collection of model ids; wrap a single id in a list")
     state = state_for(subject)
     if len(failed) > state.settings.max_retries:
         return None

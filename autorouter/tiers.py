@@ -31,12 +31,13 @@ def tier_of(average_price: Decimal, settings: RouterSettings) -> str:
 
 def message_key(message: str) -> str:
     """The seed key used when the caller gives none: derived from the message text."""
-    return "message:" + hashlib.sha256(message.encode("utf-8")).hexdigest()[:16]
+    # "surrogatepass": any Python str is a message, lone surrogates included.
+    return "message:" + hashlib.sha256(message.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def roll_for(seed_key: str) -> Decimal:
     """A uniform number in [0, 1), six decimals, fixed by ``seed_key``."""
-    digest = hashlib.sha256(b"autorouter-tier:" + seed_key.encode("utf-8")).digest()
+    digest = hashlib.sha256(b"autorouter-tier:" + seed_key.encode("utf-8", "surrogatepass")).digest()
     value = int.from_bytes(digest[:8], "big") % _ROLL_SCALE
     return Decimal(value).scaleb(-ROLL_DIGITS)
 

@@ -150,6 +150,29 @@ def report(label: str, catalog_size: int, rounds: int) -> None:
     )
 
 
+HOSTILE = {
+    "50k newlines": "\n" * 50_000,
+    "numbered list, 50k lines": "1. item\n" * 50_000,
+    "1 MB of text": ("Explain the proof of this theorem step by step. " * 25_000)[:1_000_000],
+    "lone surrogates": "why \ud800 " * 10_000,
+}
+
+
+def report_hostile(rounds: int = 20) -> None:
+    """route() on messages built to be slow: each must stay bounded (target: 20 ms for up to 1 MB)."""
+    for label, message in HOSTILE.items():
+        samples = []
+        for i in range(rounds):
+            start = time.perf_counter()
+            route(message, subject=i)
+            samples.append(time.perf_counter() - start)
+        median_ms, max_ms = median_us(samples) / 1000, max(samples) * 1000
+        print(
+            f"  route() on {label:<26} ({len(message):>9,} chars): "
+            f"median {median_ms:6.2f} ms, max {max_ms:6.2f} ms"
+        )
+
+
 def main() -> None:
     with throwaway_database():
         static = load_static_catalog()
@@ -158,6 +181,7 @@ def main() -> None:
         seed_profiles()
         print(f"router bench on {connection.vendor}, Python {sys.version.split()[0]}, local classifier")
         report("seeded catalog", AIModel.objects.count(), 5_000)
+        report_hostile()
         rng = random.Random(42)
         add_synthetic_models(1_000 - AIModel.objects.count(), 0, rng)
         report("synthetic catalog", AIModel.objects.count(), 1_000)

@@ -168,4 +168,6 @@ AUTOROUTER_LLM_BASE_URL = os.environ.get("AUTOROUTER_LLM_BASE_URL", "")
 AUTOROUTER_LLM_API_KEY = os.environ.get("AUTOROUTER_LLM_API_KEY", "")
 AUTOROUTER_LLM_TIMEOUT_SECONDS = float(os.environ.get("AUTOROUTER_LLM_TIMEOUT_SECONDS", "3"))
 # Share of decisions stored in the decision log (0 = off).
+# Longer messages are classified by their head and tail (route() stays bounded for any size).
+AUTOROUTER_MAX_CLASSIFIED_CHARS = int(os.environ.get("AUTOROUTER_MAX_CLASSIFIED_CHARS", "20000"))
 AUTOROUTER_DECISION_LOG_RATE = float(os.environ.get("AUTOROUTER_DECISION_LOG_RATE", "0"))
