@@ -170,4 +170,6 @@ AUTOROUTER_LLM_TIMEOUT_SECONDS = float(os.environ.get("AUTOROUTER_LLM_TIMEOUT_SE
 # Share of decisions stored in the decision log (0 = off).
 # Longer messages are classified by their head and tail (route() stays bounded for any size).
 AUTOROUTER_MAX_CLASSIFIED_CHARS = int(os.environ.get("AUTOROUTER_MAX_CLASSIFIED_CHARS", "20000"))
+# Reads a rollout stage must serve before `rollout advance` may judge its fallback rate.
+ROLLOUT_MIN_READS = int(os.environ.get("ROLLOUT_MIN_READS", "1000"))
 AUTOROUTER_DECISION_LOG_RATE = float(os.environ.get("AUTOROUTER_DECISION_LOG_RATE", "0"))

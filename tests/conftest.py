@@ -57,6 +57,18 @@ def non_staff(db, django_user_model):
     return _user(django_user_model, "member", staff=False)
 
 
+@pytest.fixture
+def serve_reads():
+    """``serve_reads(n)``: the chat app reads the registry n times (what the rollout gate counts)."""
+    from models_registry import registry
+
+    def serve(count: int = 1000) -> None:
+        for number in range(count):
+            registry.get_model("openai:gpt-5", subject=number)
+
+    return serve
+
+
 @pytest.fixture(autouse=True)
 def fresh_registry_snapshots():
     """Each test starts with snapshots that reload on first read.

@@ -184,7 +184,14 @@ def set_flag_percent(
                 note="Managed by `manage.py rollout`.",
                 **_flag_state(percent),
             )
-            writes.create(flag, user=user, reason=reason)
+            try:
+                writes.create(flag, user=user, reason=reason)
+            except ValidationError:
+                # Two first changes at once: the other one created the flag (its savepoint
+                # rolled back only our insert). This change was decided on a state that is gone.
+                if RolloutFlag.objects.filter(name=flag_name).exists():
+                    raise RolloutRefused(f"{flag_name} was changed meanwhile; nothing changed") from None
+                raise
         else:
             writes.check_version(flag, expected_version)
             if current == percent:
@@ -266,14 +273,22 @@ def _on_setting_changed(*, setting: str, **kwargs) -> None:
 setting_changed.connect(_on_setting_changed)
 
 
+def min_reads_per_stage() -> int:
+    """``ROLLOUT_MIN_READS``: reads a stage must serve before the fallback-rate gate can pass it."""
+    return int(getattr(settings, "ROLLOUT_MIN_READS", 1000))
+
+
 def advance_flag(
     flag_name: str, *, user: Any, reason: str, force: bool = False, expected_version: int | None = None
 ) -> Decimal:
     """Move the flag to the next stage (0 → 1 → 10 → 50 → 100) and return the new percentage.
 
-    Refused while the parity check reports errors (for ``use_db_models``) or
-    while more than 1% of reads since the last stage were fallbacks, unless
-    ``force``.
+    Refused while the parity check reports errors (for ``use_db_models``), while
+    fewer than ``ROLLOUT_MIN_READS`` reads were served since the stage began
+    (no traffic is no evidence), or while more than 1% of them were fallbacks,
+    unless ``force``. The write is a compare-and-set on the stage the checks
+    saw, and a stage change starts a new period of reads: however many advances
+    run at once, the flag moves one stage.
     """
     current = current_percent(flag_name)
     target = next_stage(current)
@@ -285,6 +300,12 @@ def advance_flag(
             report = run_parity_check()
             problems += report.errors
         totals = monitoring.totals()
+        min_reads = min_reads_per_stage()
+        if totals.reads < min_reads:
+            problems.append(
+                f"only {totals.reads} read(s) since the stage began; at least {min_reads} are needed "
+                "to judge the fallback rate (shared counters need REDIS_URL)"
+            )
         if totals.fallback_rate > MAX_FALLBACK_RATE:
             problems.append(
                 f"fallback rate since the last stage is {totals.fallback_rate:.1%} "

@@ -178,10 +178,11 @@ def test_a_change_needs_a_reason():
 
 
 @pytest.mark.django_db
-def test_rollout_command_walks_the_stages(seeded, capsys):
+def test_rollout_command_walks_the_stages(seeded, capsys, serve_reads):
     call_command("rollout", "status")
     assert "use_db_models: 0%" in capsys.readouterr().out
     for expected in ("1", "10", "50", "100"):
+        serve_reads()  # each stage serves traffic before the next
         call_command("rollout", "advance", "--reason", f"to {expected}")
         assert f"use_db_models: {expected}" in capsys.readouterr().out
     with pytest.raises(CommandError, match="100% already"):
@@ -194,7 +195,10 @@ def test_rollout_command_walks_the_stages(seeded, capsys):
 
 
 @pytest.mark.django_db
-def test_advance_refuses_while_a_static_model_is_missing_and_succeeds_once_restored(seeded, capsys):
+def test_advance_refuses_while_a_static_model_is_missing_and_succeeds_once_restored(
+    seeded, capsys, serve_reads
+):
+    serve_reads()
     AIModel.objects.filter(model_id="openai:gpt-5").delete()
     with pytest.raises(CommandError, match=r"openai:gpt-5.*missing from the database"):
         call_command("rollout", "advance", "--reason", "go")
@@ -213,16 +217,28 @@ def test_advance_force_overrides_failing_checks(seeded):
 
 
 @pytest.mark.django_db
-def test_advance_refuses_when_fallbacks_exceed_one_percent(seeded):
+def test_advance_refuses_when_fallbacks_exceed_one_percent(seeded, serve_reads):
     from models_registry.read import monitoring
 
     monitoring.start_new_period()
-    monitoring.count(monitoring.READS_DATABASE, 100)
-    monitoring.count(monitoring.FALLBACKS, 2)
-    with pytest.raises(CommandError, match="fallback rate"):
+    serve_reads(1000)
+    monitoring.count(monitoring.FALLBACKS, 20)
+    with pytest.raises(CommandError, match=r"fallback rate since the last stage is 2\.0%"):
         call_command("rollout", "advance", "--reason", "go")
     monitoring.start_new_period()  # a new stage starts a new period
+    serve_reads(1000)
     call_command("rollout", "advance", "--reason", "go")
+
+
+@pytest.mark.django_db
+def test_advance_without_enough_traffic_is_refused(seeded, serve_reads):
+    serve_reads(999)
+    with pytest.raises(CommandError, match="only 999 read"):
+        call_command("rollout", "advance", "--reason", "quiet night")
+    assert not RolloutFlag.objects.filter(name=DB_MODELS_FLAG).exists()
+    serve_reads(1)
+    call_command("rollout", "advance", "--reason", "enough traffic")
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).percent == 1
 
 
 @pytest.mark.django_db

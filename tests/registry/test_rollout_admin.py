@@ -21,8 +21,9 @@ def test_rollout_page_shows_percent_history_counters_and_parity(client, superuse
     assert "openai:gpt-5: in the static catalog but missing from the database" in page
 
 
-def test_superuser_moves_the_rollout_from_the_page_with_a_reason(client, superuser, seeded):
+def test_superuser_moves_the_rollout_from_the_page_with_a_reason(client, superuser, seeded, serve_reads):
     client.force_login(superuser)
+    serve_reads()
     page = client.get(URL).content.decode()
     assert f'name="version_{DB_MODELS_FLAG}" value="0"' in page  # never set: version 0
     response = client.post(
