@@ -68,6 +68,7 @@ def reset_config(
     """
     values = field_values_from_settings(settings)
     with transaction.atomic():
+        writes.serialize("router_config")  # two first seeds at once: the second finds the row
         config = RouterConfig.objects.select_for_update().filter(pk=SINGLETON_ID).first()
         if config is None:
             config = writes.create(RouterConfig(pk=SINGLETON_ID, **values), user=user, reason=reason)
@@ -163,7 +164,12 @@ def seed_profiles(
         result.created = to_create
         return result
     with writes.change_set(user=user, reason=reason, summary="Seed of the router profiles"):
-        for model_id in to_create:
+        writes.serialize("seed_profiles")  # a parallel deploy's seed: wait, then skip what it made
+        made_meanwhile = set(
+            ModelProfile.objects.filter(model_id__in=to_create).values_list("model_id", flat=True)
+        )
+        result.skipped += sorted(made_meanwhile)
+        for model_id in [model_id for model_id in to_create if model_id not in made_meanwhile]:
             row = ModelProfile(model_id=model_id, **field_values_from_profile(profiles[model_id]))
             writes.create(row, user=user, reason=reason)
             result.created.append(model_id)

@@ -23,6 +23,8 @@ def start_django(name: str) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ.setdefault("SECRET_KEY", "bench")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")  # the test client speaks plain HTTP
+    os.environ.setdefault("SECURE_COOKIES", "0")
     if not USE_TEST_DATABASE:
         os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix=f'{name}-')}/bench.sqlite3"
     import django

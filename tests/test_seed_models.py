@@ -1,11 +1,20 @@
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
+from autorouter.models import ModelProfile, RouterConfig
 from models_registry.audit.history import versions_of
+from models_registry.audit.models import ChangeRecord
 from models_registry.catalog.conversions import config_from_model
 from models_registry.models import AIModel, Provider
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.django_db
@@ -97,3 +106,25 @@ def test_a_row_rejected_by_the_database_rolls_back_the_whole_seed(tmp_path, caps
     assert long_id in captured.err
     assert AIModel.objects.count() == 0
     assert Provider.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="parallel deploys run on a database server")
+def test_parallel_deploys_seeding_at_once_all_end_cleanly():
+    db = connection.settings_dict
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    env = {**os.environ, "DATABASE_URL": f"postgres://{db['USER']}@{host}/{db['NAME']}"}
+    env.pop("SECRET_KEY", None)  # one-off commands run without one
+    steps = ("seed_models", "seed_autorouter", "seed_model_profiles")
+    deploy = " && ".join(f"{sys.executable} manage.py {step}" for step in steps)
+    processes = [
+        subprocess.Popen(["bash", "-c", deploy], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]  # fmt: skip
+    outcomes = [(process.wait(timeout=180), process.stderr.read()) for process in processes]
+    assert [code for code, _ in outcomes] == [0, 0, 0], [err[-1500:] for _, err in outcomes]
+    assert all("Traceback" not in err for _, err in outcomes)
+    assert AIModel.objects.count() == 58
+    assert RouterConfig.objects.count() == 1 and ModelProfile.objects.count() == 55
+    assert ChangeRecord.objects.filter(content_type__model="aimodel").count() == 58  # each created once

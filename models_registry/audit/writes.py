@@ -15,6 +15,7 @@ else saves an audited row.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -209,6 +210,19 @@ def check_version(obj: Audited, expected_version: int | None) -> None:
     """Raise :class:`EditConflict` if ``obj`` (read under its row lock) moved past ``expected_version``."""
     if expected_version is not None and obj.version != expected_version:
         raise EditConflict(obj, expected_version, records_since(obj, expected_version))
+
+
+def serialize(name: str) -> None:
+    """Wait for any other transaction that called ``serialize(name)``, until this transaction ends.
+
+    A PostgreSQL advisory lock: for check-then-insert jobs (seeds) that parallel
+    deploys may run at once. SQLite serializes writers by itself.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 def lock(model: type[A], pk: Any) -> A:

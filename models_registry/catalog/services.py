@@ -191,19 +191,16 @@ def seed_models(
     reason = require_reason(reason)
     configs = list(configs)
     result = SeedResult(dry_run=dry_run)
-    existing_ids = set(
-        AIModel.objects.filter(model_id__in=[c.id for c in configs]).values_list("model_id", flat=True)
-    )
-    to_create = [c for c in configs if c.id not in existing_ids]
-    result.skipped = [c.id for c in configs if c.id in existing_ids]
-    providers = {p.slug: p for p in Provider.objects.filter(slug__in={c.provider for c in to_create})}
-
     if dry_run:
+        to_create, providers = _seed_plan(configs, result)
         result.created = [c.id for c in to_create]
         result.providers_created = sorted({c.provider for c in to_create} - set(providers))
         return result
 
     with writes.change_set(user=user, reason=reason, summary="Seed from the static catalog"):
+        # Seeds of parallel deploys queue here; the later ones then find the ids and skip them.
+        writes.serialize("seed_models")
+        to_create, providers = _seed_plan(configs, result)
         for config in to_create:
             try:
                 provider = providers.get(config.provider)
@@ -230,6 +227,18 @@ def seed_models(
             transaction.set_rollback(True)
             result.providers_created = []
     return result
+
+
+def _seed_plan(
+    configs: list[ModelConfig], result: SeedResult
+) -> tuple[list[ModelConfig], dict[str, Provider]]:
+    """The configs to create (the others are listed as skipped) and the providers that exist."""
+    ids = [config.id for config in configs]
+    existing_ids = set(AIModel.objects.filter(model_id__in=ids).values_list("model_id", flat=True))
+    to_create = [config for config in configs if config.id not in existing_ids]
+    result.skipped = [config.id for config in configs if config.id in existing_ids]
+    slugs = {config.provider for config in to_create}
+    return to_create, {provider.slug: provider for provider in Provider.objects.filter(slug__in=slugs)}
 
 
 _COPIED_FIELDS = tuple(field.name for field in writes.restorable_fields(AIModel) if field.name != "name")
