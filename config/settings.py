@@ -110,6 +110,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Bounded waits: a database that stalls or vanishes fails a query in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "connect_timeout": int(os.environ.get("DB_CONNECT_TIMEOUT", "3")),
+            "options": f"-c statement_timeout={int(os.environ.get('DB_STATEMENT_TIMEOUT_MS', '30000'))}",
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": int(os.environ.get("DB_TCP_USER_TIMEOUT_MS", "10000")),
+        }
+    )
 
 DATABASE_ROUTERS = ["config.routers.SwappedWaffleFlagRouter"]
 
@@ -173,6 +186,12 @@ WAFFLE_ENABLE_ADMIN_PAGES = False
 MODELS_REGISTRY_SOURCE = os.environ.get("MODELS_REGISTRY_SOURCE", "rollout")
 # How often a process checks the shared catalog version for changes (seconds).
 REGISTRY_REFRESH_SECONDS = float(os.environ.get("REGISTRY_REFRESH_SECONDS", "1"))
+# With Redis, how often a process also reads the database's version row: the bound within
+# which a write whose Redis announcement was lost still reaches every process.
+REGISTRY_DB_CHECK_SECONDS = float(os.environ.get("REGISTRY_DB_CHECK_SECONDS", "5"))
+# How long a reader waits for a poll of the catalog before serving what it has (seconds).
+REGISTRY_REFRESH_TIMEOUT_SECONDS = float(os.environ.get("REGISTRY_REFRESH_TIMEOUT_SECONDS", "0.5"))
+REGISTRY_BACKGROUND_REFRESH = env_bool("REGISTRY_BACKGROUND_REFRESH", True)
 
 # --- Auto-router (autorouter) ---
 # "local" (default, no network) or "llm" (OpenAI-compatible chat completions).

@@ -25,7 +25,8 @@ READS_DATABASE = "reads_database"
 READS_STATIC = "reads_static"
 NOT_FOUND = "not_found"
 FALLBACKS = "fallbacks"
-COUNTER_NAMES = (READS_DATABASE, READS_STATIC, NOT_FOUND, FALLBACKS)
+REFRESH_FAILURES = "refresh_failures"  # polls of the catalog that failed or stalled
+COUNTER_NAMES = (READS_DATABASE, READS_STATIC, NOT_FOUND, FALLBACKS, REFRESH_FAILURES)
 
 PERIOD_KEY = "models_registry:monitoring:period"
 
@@ -77,6 +78,7 @@ class Totals:
     reads_static: int
     not_found: int
     fallbacks: int
+    refresh_failures: int = 0
 
     @property
     def reads(self) -> int:

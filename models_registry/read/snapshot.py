@@ -7,10 +7,11 @@ the catalog version (Redis or one database row) and rebuilds the value if the
 version moved. A write committed in this process marks snapshots stale at
 once.
 
-If the version or the loader fails because the database (or Redis) is
+If the version or the loader fails (or stalls) because the database is
 unreachable, the last good value keeps being served with ``degraded`` set
-(callers count those reads as fallbacks), and one warning is logged per
-interval. Only a snapshot that never loaded raises :class:`SnapshotUnavailable`, for the caller to fall back.
+(callers count those reads as fallbacks), one warning is logged per interval,
+and the retries back off. Only a snapshot that never loaded raises
+:class:`SnapshotUnavailable`, for the caller to fall back.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 from django.conf import settings
@@ -32,7 +33,15 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _refresh_seconds: float = float(getattr(settings, "REGISTRY_REFRESH_SECONDS", 1.0))
+_refresh_timeout: float = float(getattr(settings, "REGISTRY_REFRESH_TIMEOUT_SECONDS", 0.5))
 _all_snapshots: list[VersionedSnapshot] = []
+MAX_BACKOFF_SECONDS = 10.0
+
+
+def _background_polls() -> bool:
+    """``REGISTRY_BACKGROUND_REFRESH``: periodic polls off the reader's thread (off in the test suite,
+    whose data lives in one uncommitted transaction that other threads cannot see)."""
+    return bool(getattr(settings, "REGISTRY_BACKGROUND_REFRESH", True))
 
 
 class SnapshotUnavailable(RuntimeError):
@@ -54,18 +63,29 @@ STORE_ERRORS = _store_errors()
 
 
 class VersionedSnapshot(Generic[T]):
-    """A value built by ``loader`` and rebuilt when the catalog version changes."""
+    """A value built by ``loader`` and rebuilt when the catalog version changes.
+
+    Readers never wait for a refresh: one thread refreshes while the others keep
+    serving the current value. A periodic poll runs off the reader's thread and
+    is waited for at most ``REGISTRY_REFRESH_TIMEOUT_SECONDS`` (a stalled
+    database cannot stall reads); after a failure the next try waits twice as
+    long, up to ``MAX_BACKOFF_SECONDS``. A write committed in this process is
+    loaded in the reader's own thread at once (read your own writes).
+    """
 
     def __init__(self, loader: Callable[[], T], *, name: str) -> None:
         self.loader = loader
         self.name = name
         self._value: T | None = None
         self._loaded = False
-        self._version: int | None = None
+        self._version: Hashable | None = None
         self._generation = -1
         self._checked_at = float("-inf")
+        self._wait = _refresh_seconds  # until the next poll; grows while the source fails
+        self._failures = 0
         self._warned_at = float("-inf")
         self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
         # True while the source is unreachable and an older value is served.
         self.degraded = False
         _all_snapshots.append(self)
@@ -75,54 +95,97 @@ class VersionedSnapshot(Generic[T]):
         if (
             self._loaded
             and self._generation == catalog_version.local_generation
-            and time.monotonic() - self._checked_at < _refresh_seconds
+            and time.monotonic() - self._checked_at < self._wait
         ):
             return self._value  # type: ignore[return-value]
         return self._refresh()
 
     def invalidate(self) -> None:
-        """Force a version check and rebuild on the next ``get()``."""
+        """Force a version check and rebuild on the next ``get()``, in the reader's thread."""
         self._version = None
         self._checked_at = float("-inf")
+        self._generation = -1
 
     def _refresh(self) -> T:
-        with self._lock:
+        # Only the first load makes readers wait; afterwards a busy lock means
+        # another thread is refreshing, and the current value is served meanwhile.
+        if not self._lock.acquire(blocking=not self._loaded):
+            return self._value  # type: ignore[return-value]
+        try:
             now = time.monotonic()
             generation = catalog_version.local_generation
-            if self._loaded and self._generation == generation and now - self._checked_at < _refresh_seconds:
+            if self._loaded and self._generation == generation and now - self._checked_at < self._wait:
                 return self._value  # type: ignore[return-value]  # another thread refreshed it
-            try:
-                version = catalog_version.current_version()
-                if not self._loaded or version != self._version or generation != self._generation:
-                    self._value = self.loader()
-                    self._loaded = True
-                    self._version = version
-                self._generation = generation
-                self._checked_at = now
-                self.degraded = False
-            except STORE_ERRORS as exc:
-                self._on_store_error(exc, now)
-            monitoring.flush()
-            return self._value  # type: ignore[return-value]
+            if _background_polls() and (not self._loaded or self._generation == generation):
+                self._poll_in_background(now, generation)
+            else:  # a write of this process: here and now (read your own writes)
+                self._poll(now, generation)
+        finally:
+            self._lock.release()
+        monitoring.flush()
+        if not self._loaded:
+            raise SnapshotUnavailable(self.name)
+        return self._value  # type: ignore[return-value]
+
+    def _poll(self, now: float, generation: int) -> None:
+        try:
+            version = catalog_version.current_version()
+            if not self._loaded or version != self._version or generation != self._generation:
+                self._value = self.loader()
+                self._loaded = True
+                self._version = version
+            self._generation = generation
+            self._checked_at = now
+            self._failures = 0
+            self._wait = _refresh_seconds
+            self.degraded = False
+        except STORE_ERRORS as exc:
+            self._on_store_error(exc, now)
+
+    def _poll_in_background(self, now: float, generation: int) -> None:
+        if self._worker is not None and self._worker.is_alive():
+            self._on_stall(now)  # the previous poll is still stuck on its query
+            return
+        self._worker = threading.Thread(
+            target=self._background_poll, args=(now, generation), name=f"snapshot-{self.name}", daemon=True
+        )
+        self._worker.start()
+        self._worker.join(_refresh_timeout)
+        if self._worker.is_alive():
+            self._on_stall(now)
+
+    def _background_poll(self, now: float, generation: int) -> None:
+        try:
+            self._poll(now, generation)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def _on_stall(self, now: float) -> None:
+        self._note_failure(now, "a poll of the source is still waiting for an answer")
 
     def _on_store_error(self, exc: BaseException, now: float) -> None:
-        self.degraded = True
         for connection in connections.all(initialized_only=True):
             if not connection.in_atomic_block:
                 # A dead connection is dropped so the next attempt reconnects.
                 connection.close_if_unusable_or_obsolete()
-        if now - self._warned_at >= _refresh_seconds:
+        self._note_failure(now, f"source unreachable ({exc.__class__.__name__})")
+
+    def _note_failure(self, now: float, what: str) -> None:
+        self.degraded = True
+        monitoring.count(monitoring.REFRESH_FAILURES)
+        self._failures += 1
+        # Back off: the next attempt waits twice as long each time, up to the cap.
+        self._wait = min(_refresh_seconds * 2 ** min(self._failures, 16), MAX_BACKOFF_SECONDS)
+        self._checked_at = now
+        if now - self._warned_at >= max(_refresh_seconds, 1.0):
             self._warned_at = now
             logger.warning(
-                "registry snapshot %r: source unreachable (%s); serving %s",
+                "registry snapshot %r: %s; serving %s; next try in %.1fs",
                 self.name,
-                exc.__class__.__name__,
+                what,
                 "the last good snapshot" if self._loaded else "nothing yet",
+                self._wait,
             )
-        if not self._loaded:
-            raise SnapshotUnavailable(self.name) from exc
-        # Serve the old value for one more interval before trying again.
-        self._checked_at = now
 
 
 def invalidate_all() -> None:
@@ -132,9 +195,13 @@ def invalidate_all() -> None:
 
 
 def _on_setting_changed(*, setting: str, **kwargs) -> None:
-    global _refresh_seconds
+    global _refresh_seconds, _refresh_timeout
     if setting == "REGISTRY_REFRESH_SECONDS":
         _refresh_seconds = float(getattr(settings, "REGISTRY_REFRESH_SECONDS", 1.0))
+        for snapshot in _all_snapshots:
+            snapshot._wait = _refresh_seconds
+    if setting == "REGISTRY_REFRESH_TIMEOUT_SECONDS":
+        _refresh_timeout = float(getattr(settings, "REGISTRY_REFRESH_TIMEOUT_SECONDS", 0.5))
     if setting in {"REGISTRY_REFRESH_SECONDS", "REDIS_URL", "CACHES", "DATABASES", "MODELS_REGISTRY_SOURCE"}:
         invalidate_all()
 

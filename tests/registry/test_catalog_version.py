@@ -1,9 +1,8 @@
-"""The shared catalog version when Redis misbehaves."""
+"""The catalog version: the database is the truth, Redis makes the news fast."""
 
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.test import override_settings
 
 from models_registry.catalog.services import update_model
@@ -20,10 +19,11 @@ UNREACHABLE_REDIS = {
 
 
 @pytest.mark.django_db
-def test_a_commit_while_redis_is_down_succeeds_and_is_announced_later(
-    seeded, editor, django_capture_on_commit_callbacks
+def test_a_commit_while_redis_is_down_succeeds_and_moves_the_database_version(
+    seeded, editor, django_capture_on_commit_callbacks, caplog
 ):
     generation = catalog_version.local_generation
+    before = catalog_version.database_version()
     with override_settings(REDIS_URL="redis://127.0.0.1:1/0", CACHES=UNREACHABLE_REDIS):
         with django_capture_on_commit_callbacks(execute=True):
             update_model(
@@ -32,13 +32,19 @@ def test_a_commit_while_redis_is_down_succeeds_and_is_announced_later(
                 reason="price drop",
                 changes={"input_price": Decimal("2")},
             )
-        # The write stands, this process already sees it, and the bump is owed, not lost.
+        # The write stands, this process already sees it, and the database row announces it.
         assert AIModel.objects.get(model_id="openai:gpt-5").input_price == Decimal("2")
         assert catalog_version.local_generation != generation
-        assert catalog_version._bump_owed
-    # The version store answers again (here the test's local cache stands in for Redis):
-    # the next poll pays the owed bump.
-    with override_settings(REDIS_URL="redis://back-again"):
-        before = int(cache.get(catalog_version.CACHE_KEY) or 0)
-        assert catalog_version.current_version() == before + 1
-        assert not catalog_version._bump_owed
+        assert catalog_version.database_version() == before + 1
+        # A reader that cannot reach Redis polls the database instead of failing.
+        assert catalog_version.current_version() == ("database", before + 1)
+
+
+@pytest.mark.django_db
+def test_with_redis_the_database_row_is_still_checked(seeded, settings):
+    settings.REDIS_URL = "redis://local-stand-in"  # the test's local-memory cache plays Redis
+    settings.REGISTRY_DB_CHECK_SECONDS = 0
+    first = catalog_version.current_version()
+    catalog_version.bump_database_version()  # a write whose Redis announcement was lost
+    second = catalog_version.current_version()
+    assert first[:2] == second[:2] and first != second  # Redis says nothing; the database check does
