@@ -163,6 +163,10 @@ LOGIN_URL = "admin:login"
 # (models_registry.AIModel Meta.permissions), not just "change".
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "import"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
+# JSON imports: files above this size are refused before parsing; an upload not confirmed
+# within the TTL is deleted.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
+IMPORT_UPLOAD_TTL_SECONDS = int(os.environ.get("IMPORT_UPLOAD_TTL_SECONDS", "7200"))
 
 LOGGING = {
     "version": 1,

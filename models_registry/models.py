@@ -1,6 +1,6 @@
 """Django's entry point for the app's tables; each is defined in the package it belongs to."""
 
-from models_registry.catalog.models import AIModel, Gateway, ModelStatus, Provider, SpeedTier
+from models_registry.catalog.models import AIModel, Gateway, ImportUpload, ModelStatus, Provider, SpeedTier
 from models_registry.domain.types import CAPABILITY_FIELDS
 from models_registry.read.models import CatalogVersion
 from models_registry.rollout.models import RolloutFlag
@@ -10,6 +10,7 @@ __all__ = [
     "AIModel",
     "CatalogVersion",
     "Gateway",
+    "ImportUpload",
     "ModelStatus",
     "Provider",
     "RolloutFlag",

@@ -22,7 +22,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from import_export.admin import ImportExportMixin
-from import_export.tmp_storages import CacheStorage, TempFolderStorage
 
 from models_registry.admin.audited import AuditedAdmin, latest_change_by
 from models_registry.admin.forms import (
@@ -35,12 +34,12 @@ from models_registry.admin.forms import (
     ReasonForm,
 )
 from models_registry.admin.resources import AIModelResource, CatalogJSON
+from models_registry.admin.uploads import DatabaseUploadStorage
 from models_registry.catalog import services
 from models_registry.domain.fields import FIELDSETS
 from models_registry.domain.imports import ImportFileError
 from models_registry.domain.types import format_money
 from models_registry.models import CAPABILITY_FIELDS, AIModel, Provider
-from models_registry.read.catalog_version import uses_redis
 
 # Short labels for the capability tags of the model list.
 CAPABILITY_TAGS = {
@@ -330,14 +329,9 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
         return f"ai-models-{timezone.now():%Y-%m-%d}.{file_format.get_extension()}"
 
     # --- import ---
-    def get_tmp_storage_class(self) -> type:
-        """Where an upload waits between preview and confirm; any worker must find it.
-
-        With Redis (``REDIS_URL``) in the shared cache, so the confirm POST may
-        land on another host. Without it the cache is per process, so the
-        machine's temp folder is used: shared by all workers of one host.
-        """
-        return CacheStorage if uses_redis() else TempFolderStorage
+    # Between preview and confirm the upload waits in the database under a random token:
+    # any worker can confirm it, with or without Redis (see admin/uploads.py).
+    tmp_storage_class = DatabaseUploadStorage
 
     def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         form = kwargs.get("form")

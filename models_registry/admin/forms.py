@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from import_export.forms import ConfirmImportForm, ImportForm
 
@@ -126,6 +127,23 @@ class CatalogImportForm(ImportForm):
         widget=forms.TextInput(attrs={"size": 80}),
     )
     field_order = ["resource", "import_file", "format", "reason"]
+
+    def clean_import_file(self) -> Any:
+        upload = self.cleaned_data.get("import_file")
+        limit = int(getattr(settings, "IMPORT_MAX_BYTES", 10 * 1024 * 1024))
+        if upload is not None and upload.size > limit:
+            raise ValidationError(
+                f"The file is {upload.size / 1e6:.1f} MB; imports are limited to {limit / 1e6:.0f} MB. "
+                "Split it into smaller files."
+            )
+        if upload is not None:
+            try:
+                upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ValidationError("The file is not UTF-8 text.") from None
+            finally:
+                upload.seek(0)
+        return upload
 
 
 class CatalogConfirmImportForm(ConfirmImportForm):

@@ -220,3 +220,22 @@ class AIModel(Audited):
         # Remember the stored id so clean()/save() can refuse to change it.
         instance._stored_model_id = instance.__dict__.get("model_id")
         return instance
+
+
+class ImportUpload(models.Model):
+    """A JSON import file between its preview and its confirmation.
+
+    Kept in the database, so any worker on any host can confirm it with or
+    without Redis; named by a random token, never by a path. Deleted on
+    confirm, and after ``IMPORT_UPLOAD_TTL_SECONDS`` if never confirmed.
+    """
+
+    token = models.CharField(max_length=32, unique=True)
+    data = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "import upload"
+
+    def __str__(self) -> str:
+        return f"import upload {self.token}"

@@ -79,6 +79,7 @@ class Totals:
     not_found: int
     fallbacks: int
     refresh_failures: int = 0
+    shared: bool = True  # False: the shared counters were unreachable; this process's counts only
 
     @property
     def reads(self) -> int:
@@ -93,13 +94,22 @@ class Totals:
 def totals() -> Totals:
     """The shared counters of the current period (this process's pending counts included)."""
     flush()
-    period = _current_period()
-    values = cache.get_many([_key(period, name) for name in COUNTER_NAMES])
+    try:
+        period = _current_period()
+        values = cache.get_many([_key(period, name) for name in COUNTER_NAMES])
+    except Exception as exc:
+        logger.warning("registry monitoring: shared counters unreachable (%s)", exc)
+        return Totals(-1, *(pending[name] for name in COUNTER_NAMES), shared=False)
     return Totals(period, *(int(values.get(_key(period, name)) or 0) for name in COUNTER_NAMES))
 
 
 def start_new_period() -> None:
-    """Restart the counters, e.g. when a rollout stage changes."""
+    """Restart the counters, e.g. when a rollout stage changes. Never raises."""
     flush()
-    cache.add(PERIOD_KEY, 0, timeout=None)
-    cache.incr(PERIOD_KEY)
+    try:
+        cache.add(PERIOD_KEY, 0, timeout=None)
+        cache.incr(PERIOD_KEY)
+    except Exception as exc:
+        logger.warning("registry monitoring: could not start a new period (%s)", exc)
+    for name in pending:  # this process's counts belong to the old stage either way
+        pending[name] = 0

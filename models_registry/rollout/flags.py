@@ -301,7 +301,9 @@ def advance_flag(
             problems += report.errors
         totals = monitoring.totals()
         min_reads = min_reads_per_stage()
-        if totals.reads < min_reads:
+        if not totals.shared:
+            problems.append("the shared read counters (Redis) are unreachable, so the stage cannot be judged")
+        elif totals.reads < min_reads:
             problems.append(
                 f"only {totals.reads} read(s) since the stage began; at least {min_reads} are needed "
                 "to judge the fallback rate (shared counters need REDIS_URL)"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db import models
 from simple_history.models import HistoricalRecords
 from waffle.models import AbstractUserFlag
 
 from models_registry.audit.models import Audited
 from models_registry.rollout.buckets import subject_is_in_percent
+
+logger = logging.getLogger(__name__)
 
 
 class RolloutFlag(Audited, AbstractUserFlag):
@@ -32,6 +36,14 @@ class RolloutFlag(Audited, AbstractUserFlag):
 
     def __str__(self) -> str:
         return self.name
+
+    def flush(self) -> None:
+        # Waffle clears its cached copy after a save; with Redis down that must not turn a
+        # committed rollout change (a rollback, say) into an error. Reads here never use that cache.
+        try:
+            super().flush()
+        except Exception as exc:
+            logger.warning("rollout flag %s: waffle's cache could not be cleared (%s)", self.name, exc)
 
     def _is_active_for_percent(self, request, read_only: bool) -> bool | None:
         # Request-based waffle checks (views, templates) bucket the request's

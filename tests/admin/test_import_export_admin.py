@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.admin import site
 from django.core.files.uploadedfile import SimpleUploadedFile
-from import_export.tmp_storages import CacheStorage, TempFolderStorage
+from django.utils import timezone
 
 from models_registry.audit.history import versions_of
 from models_registry.catalog import services
-from models_registry.models import AIModel
+from models_registry.models import AIModel, ImportUpload
 
 from .conftest import entry, history_rows, stored_version, url
 
@@ -191,13 +191,36 @@ def test_an_expired_upload_imports_nothing(editor_client, gpt):
     assert "Nothing was imported: The uploaded file is no longer available" in response.text
 
 
-@pytest.mark.parametrize(
-    ("redis_url", "storage"), [("", TempFolderStorage), ("redis://cache:6379/0", CacheStorage)]
-)
-def test_uploads_wait_where_every_worker_finds_them(settings, redis_url, storage):
-    # Redis is shared by every host; without it, the temp folder is shared by the workers of one host.
-    settings.REDIS_URL = redis_url
-    assert site._registry[AIModel].get_tmp_storage_class() is storage
+def test_an_upload_waits_in_the_database_and_is_gone_after_confirm(editor_client, gpt):
+    preview = upload(editor_client, json.dumps([{"id": "openai:gpt-test", "name": "Confirmed"}]))
+    token = preview.context["confirm_form"].initial["import_file_name"]
+    assert ImportUpload.objects.filter(token=token).exists()  # any worker, any host, no Redis needed
+    confirm(editor_client, preview)
+    assert not ImportUpload.objects.filter(token=token).exists()
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/tmp/models.json", "tmpabc123", ""])
+def test_a_confirm_naming_anything_but_an_issued_token_imports_nothing(editor_client, gpt, name):
+    data = {"import_file_name": name, "original_file_name": "x.json", "format": "0", "resource": "0",
+            "plan_digest": "seen-in-preview", "reason": "x"}  # fmt: skip
+    response = editor_client.post(url("process_import"), data, follow=True)
+    assert response.status_code == 200
+    assert ("Nothing was imported" in response.text) or not name  # an empty name: the form is refused
+    assert AIModel.objects.get(pk=gpt.pk).version == 1
+
+
+def test_an_upload_never_confirmed_expires(editor_client, gpt, settings):
+    upload(editor_client, json.dumps([{"id": "openai:gpt-test", "name": "Forgotten"}]))
+    ImportUpload.objects.update(created_at=timezone.now() - timedelta(hours=3))
+    upload(editor_client, json.dumps([{"id": "openai:gpt-test", "name": "Fresh"}]))
+    assert ImportUpload.objects.count() == 1  # the forgotten one was purged
+
+
+def test_a_file_above_the_size_limit_is_refused_before_parsing(editor_client, gpt, settings):
+    settings.IMPORT_MAX_BYTES = 1000
+    response = upload(editor_client, json.dumps([entry(description="x" * 2000)]))
+    assert "imports are limited to" in response.text
+    assert not ImportUpload.objects.exists()
 
 
 def test_import_through_the_shared_cache_storage(editor_client, settings, gpt):
