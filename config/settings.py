@@ -193,8 +193,9 @@ REGISTRY_REFRESH_SECONDS = float(os.environ.get("REGISTRY_REFRESH_SECONDS", "1")
 # With Redis, how often a process also reads the database's version row: the bound within
 # which a write whose Redis announcement was lost still reaches every process.
 REGISTRY_DB_CHECK_SECONDS = float(os.environ.get("REGISTRY_DB_CHECK_SECONDS", "5"))
-# How long a reader waits for a poll of the catalog before serving what it has (seconds).
-REGISTRY_REFRESH_TIMEOUT_SECONDS = float(os.environ.get("REGISTRY_REFRESH_TIMEOUT_SECONDS", "0.5"))
+# How long the first reads of a process wait for the catalog's first load before they are
+# served by the static catalog (seconds); later polls never make a reader wait.
+REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS = float(os.environ.get("REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS", "5"))
 REGISTRY_BACKGROUND_REFRESH = env_bool("REGISTRY_BACKGROUND_REFRESH", True)
 
 # --- Auto-router (autorouter) ---

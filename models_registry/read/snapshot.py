@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _refresh_seconds: float = float(getattr(settings, "REGISTRY_REFRESH_SECONDS", 1.0))
-_refresh_timeout: float = float(getattr(settings, "REGISTRY_REFRESH_TIMEOUT_SECONDS", 0.5))
+_first_load_timeout: float = float(getattr(settings, "REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS", 5.0))
 _all_snapshots: list[VersionedSnapshot] = []
 MAX_BACKOFF_SECONDS = 10.0
 
@@ -65,12 +65,14 @@ STORE_ERRORS = _store_errors()
 class VersionedSnapshot(Generic[T]):
     """A value built by ``loader`` and rebuilt when the catalog version changes.
 
-    Readers never wait for a refresh: one thread refreshes while the others keep
-    serving the current value. A periodic poll runs off the reader's thread and
-    is waited for at most ``REGISTRY_REFRESH_TIMEOUT_SECONDS`` (a stalled
-    database cannot stall reads); after a failure the next try waits twice as
-    long, up to ``MAX_BACKOFF_SECONDS``. A write committed in this process is
-    loaded in the reader's own thread at once (read your own writes).
+    Readers never wait for a refresh: a periodic poll runs in a thread of its
+    own and installs its result when the source answers, while every reader
+    keeps the current value (a stalled database cannot stall reads). A poll
+    still unanswered at the next interval counts as a failure; after a failure
+    the next try waits twice as long, up to ``MAX_BACKOFF_SECONDS``. The first
+    load is waited for at most ``REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS``; a write
+    committed in this process is loaded in the reader's own thread at once
+    (read your own writes).
     """
 
     def __init__(self, loader: Callable[[], T], *, name: str) -> None:
@@ -150,9 +152,12 @@ class VersionedSnapshot(Generic[T]):
             target=self._background_poll, args=(now, generation), name=f"snapshot-{self.name}", daemon=True
         )
         self._worker.start()
-        self._worker.join(_refresh_timeout)
-        if self._worker.is_alive():
-            self._on_stall(now)
+        if not self._loaded:  # nothing to serve yet: wait for the first load, within a bound
+            self._worker.join(_first_load_timeout)
+            if self._worker.is_alive():
+                self._on_stall(now)
+        else:  # readers keep the current value; the poll installs its result when it answers
+            self._checked_at = now
 
     def _background_poll(self, now: float, generation: int) -> None:
         try:
@@ -195,13 +200,13 @@ def invalidate_all() -> None:
 
 
 def _on_setting_changed(*, setting: str, **kwargs) -> None:
-    global _refresh_seconds, _refresh_timeout
+    global _refresh_seconds, _first_load_timeout
     if setting == "REGISTRY_REFRESH_SECONDS":
         _refresh_seconds = float(getattr(settings, "REGISTRY_REFRESH_SECONDS", 1.0))
         for snapshot in _all_snapshots:
             snapshot._wait = _refresh_seconds
-    if setting == "REGISTRY_REFRESH_TIMEOUT_SECONDS":
-        _refresh_timeout = float(getattr(settings, "REGISTRY_REFRESH_TIMEOUT_SECONDS", 0.5))
+    if setting == "REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS":
+        _first_load_timeout = float(getattr(settings, "REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS", 5.0))
     if setting in {"REGISTRY_REFRESH_SECONDS", "REDIS_URL", "CACHES", "DATABASES", "MODELS_REGISTRY_SOURCE"}:
         invalidate_all()
 

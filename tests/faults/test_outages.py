@@ -1,0 +1,195 @@
+"""Outages made with a TCP proxy in front of PostgreSQL or Redis, while a real chat process reads.
+
+The shared servers are never stopped: each test starts its own proxy, points a
+reader process (tests/faults/reader.py) at it, and stalls or kills the proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import override_settings
+
+from models_registry.catalog.services import update_model
+from models_registry.models import AIModel
+from models_registry.rollout.flags import DB_MODELS_FLAG, rollback_flag, set_flag_percent
+
+from .proxy import FaultProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+READER = Path(__file__).with_name("reader.py")
+MODEL = "openai:gpt-5"
+CONVERGENCE_BOUND_SECONDS = 5.0  # REGISTRY_DB_CHECK_SECONDS: a write whose Redis news was lost
+SLACK_SECONDS = 2.0  # a busy 2-core CI machine
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="outages of a database server"),
+]
+
+
+_running: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_readers():
+    """A failed test must not leave a reader holding a session on the test database."""
+    yield
+    while _running:
+        process = _running.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+class Reader:
+    """The reader process, its output lines collected as they come."""
+
+    def __init__(self, seconds: float, *, database_port: int | None = None, redis_url: str = "") -> None:
+        db = connection.settings_dict
+        port = database_port or db["PORT"] or 5432
+        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DEBUG"}}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.settings",  # production settings, not the suite's
+            SECRET_KEY="fault-reader",
+            DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{port}/{db['NAME']}",
+            REGISTRY_REFRESH_SECONDS="0.5",
+            DB_CONNECT_TIMEOUT="2",
+            MODELS_REGISTRY_SOURCE="rollout",
+        )
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        self.process = subprocess.Popen(
+            [sys.executable, str(READER), MODEL, str(seconds)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        _running.append(self.process)
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._collect, daemon=True)
+        self._thread.start()
+
+    def _collect(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.strip())
+
+    def wait_for(self, prefix: str, timeout: float = 20) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            for line in self.lines:
+                if line.startswith(prefix):
+                    return line
+            time.sleep(0.05)
+        raise AssertionError(
+            f"no {prefix!r} line in {self.lines[-10:]}; stderr: {self.process.stderr.read()}"
+        )
+
+    def summary(self) -> dict:
+        self.process.wait(timeout=60)
+        self._thread.join(timeout=5)
+        slow = self.process.stderr.read()
+        if "most recent call first" in slow:
+            print("slow reads:\n" + slow[-4000:])
+        return json.loads(self.lines[-1])
+
+
+def _everyone_reads_the_database() -> None:
+    set_flag_percent(DB_MODELS_FLAG, 100, user=None, reason="fault test")
+
+
+def _set_price(price: str) -> None:
+    update_model(AIModel.objects.get(model_id=MODEL), user=None, reason="fault test",
+                 changes={"input_price": Decimal(price)})  # fmt: skip
+
+
+def test_a_database_stall_keeps_reads_fast_and_recovers(seeded):
+    _everyone_reads_the_database()
+    proxy = FaultProxy(int(connection.settings_dict["PORT"] or 5432))
+    try:
+        reader = Reader(14, database_port=proxy.port)
+        assert reader.wait_for("ready").split()[1:] == ["2.5", "database"]
+        time.sleep(1.5)
+        proxy.stall()
+        time.sleep(6)
+        proxy.restore()
+        time.sleep(1)
+        _set_price("1.5")  # recovered without a restart: a write after the stall is seen
+        reader.wait_for("seen 1.5 database", timeout=10)
+        summary = reader.summary()
+    finally:
+        proxy.close()
+    print("database stalled 6 s:", summary)
+    assert summary["errors"] == 0
+    assert summary["p99_ms"] <= 50, summary
+    assert summary["reads"] > 1000
+
+
+def test_a_database_that_vanishes_is_served_from_the_last_snapshot(seeded):
+    _everyone_reads_the_database()
+    proxy = FaultProxy(int(connection.settings_dict["PORT"] or 5432))
+    try:
+        reader = Reader(10, database_port=proxy.port)
+        reader.wait_for("ready")
+        time.sleep(1)
+        proxy.kill()
+        time.sleep(5)
+        proxy.restore()
+        summary = reader.summary()
+    finally:
+        proxy.close()
+    print("database killed 5 s:", summary)
+    assert summary["errors"] == 0
+    assert summary["p99_ms"] <= 50, summary
+    assert not [line for line in reader.lines if line.startswith("seen")]  # never fell back to static
+
+
+def test_a_process_started_while_redis_refuses_serves_the_database_catalog(seeded):
+    _everyone_reads_the_database()
+    _set_price("1.25")  # the database differs from the static catalog (2.5)
+    redis = FaultProxy(6379)
+    redis.kill()  # refuses connections
+    try:
+        reader = Reader(3, redis_url=f"redis://127.0.0.1:{redis.port}/0")
+        assert reader.wait_for("ready").split()[1:] == ["1.25", "database"]
+        summary = reader.summary()
+    finally:
+        redis.close()
+    assert summary["errors"] == 0
+
+
+@pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis as the fast path")
+def test_a_rollback_and_a_price_change_made_with_redis_cut_reach_a_running_process(seeded):
+    _everyone_reads_the_database()
+    reader = Reader(20, redis_url=settings.REDIS_URL)
+    assert reader.wait_for("ready").split()[1:] == ["2.5", "database"]
+    cut = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0", CACHES=cut):  # this writer cannot reach Redis
+        _set_price("1.75")
+        written = time.time()
+        price_seen = float(reader.wait_for("seen 1.75", timeout=15).split()[3]) - written
+        rollback_flag(DB_MODELS_FLAG, user=None, reason="incident while Redis is down")
+        rolled_back = time.time()
+        static_seen = float(reader.wait_for("seen 2.5 static", timeout=15).split()[3]) - rolled_back
+    summary = reader.summary()
+    print(
+        f"with Redis cut: price change seen after {price_seen:.2f}s, rollback after {static_seen:.2f}s",
+        summary,
+    )
+    assert price_seen <= CONVERGENCE_BOUND_SECONDS + SLACK_SECONDS
+    assert static_seen <= CONVERGENCE_BOUND_SECONDS + SLACK_SECONDS
+    assert summary["errors"] == 0
