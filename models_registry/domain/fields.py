@@ -17,6 +17,7 @@ object of the files and on :class:`~models_registry.domain.values.Pricing`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass
@@ -280,11 +281,44 @@ assert {field.fieldset for field in CATALOG_FIELDS} == set(SECTIONS), "every fie
 assert set(PRICE_FIELDS) == set(Pricing.__dataclass_fields__), "Pricing holds exactly the declared prices"
 
 
+MAX_JSON_DEPTH = 32
+
+
+def storable_problem(value: Any, depth: int = 0) -> str | None:
+    """What no database column can hold: NUL characters, lone surrogates, non-finite numbers,
+    over-deep nesting. Checked for every field before its own rules."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "must not contain NUL characters"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode text (it contains a lone surrogate)"
+        return None
+    if isinstance(value, Decimal):
+        return None if value.is_finite() else "must be a finite number"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "must be a finite number"
+    if isinstance(value, Mapping | list | tuple):
+        if depth >= MAX_JSON_DEPTH:
+            return f"is nested deeper than {MAX_JSON_DEPTH} levels"
+        items = [*value.keys(), *value.values()] if isinstance(value, Mapping) else list(value)
+        for item in items:
+            problem = storable_problem(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
 def value_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
     """Every rule broken by ``values`` (column → stored value), per column. Columns absent are skipped."""
     errors: dict[str, list[str]] = {}
     for column, value in values.items():
         field = BY_COLUMN.get(column)
+        problem = storable_problem(value)
+        if problem:
+            errors[column] = [problem]
+            continue
         for rule in field.rules if field else ():
             problem = rule(value)
             if problem:
@@ -324,6 +358,9 @@ def columns_from_entry(entry: Mapping[str, Any], model_id: str) -> dict[str, Any
             value = field.kind.parse(raw)
         except _Problem as problem:
             raise CatalogError(model_id, field.file_key, str(problem)) from None
+        storable = storable_problem(value)
+        if storable:
+            raise CatalogError(model_id, field.file_key, storable)
         for rule in field.rules:
             problem = rule(value)
             if problem:

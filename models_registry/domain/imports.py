@@ -101,6 +101,8 @@ def parse_import_text(text: str) -> list[Any]:
     """The entries of an import file. Raises :class:`ImportFileError` for a file that is not a JSON list."""
     try:
         document = json.loads(text)
+    except RecursionError:
+        raise ImportFileError("The file is nested too deeply to be a catalog.") from None
     except json.JSONDecodeError as exc:
         raise ImportFileError(
             f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."

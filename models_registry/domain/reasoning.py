@@ -69,7 +69,7 @@ def reasoning_config_errors(config: Any) -> list[str]:
     if not isinstance(config, Mapping):
         return ["must be an object with a 'type' key, or empty"]
     kind = config.get("type")
-    if kind not in REASONING_SHAPES:
+    if not isinstance(kind, str) or kind not in REASONING_SHAPES:
         return [f"'type' must be one of {', '.join(REASONING_TYPES)} (got {kind!r})"]
     shape = REASONING_SHAPES[kind]
     errors = []
@@ -79,7 +79,7 @@ def reasoning_config_errors(config: Any) -> list[str]:
                 errors.append(f"{kind} requires '{key}'")
         elif not check(config[key]):
             errors.append(f"'{key}' must be {description}")
-    unknown = sorted(set(config) - set(shape) - {"type"})
+    unknown = sorted(str(key) for key in set(config) - set(shape) - {"type"})
     if unknown:
         errors.append(f"unknown key(s) for {kind}: {', '.join(unknown)}")
     return errors
