@@ -30,7 +30,12 @@ class PrettyJSONField(forms.JSONField):
     def prepare_value(self, value: Any) -> str:
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
-        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+        text = json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (refused by validation) is shown escaped
+            text = json.dumps(value, indent=2, ensure_ascii=True, cls=self.encoder)
+        return text
 
 
 class HostOrderField(forms.Field):

@@ -40,10 +40,17 @@ MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9._/-]*$
 PROVIDER_SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
+def printable(text: str) -> str:
+    """``text`` safe to show on a page or a terminal: lone surrogates become ``\\udxxx`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class CatalogError(ValueError):
     """A catalog entry is invalid. Names the model and the field (as the file spells it)."""
 
     def __init__(self, model_id: str, field: str, message: str) -> None:
+        # What a file says is echoed back to its author: keep it printable.
+        model_id, field, message = printable(model_id), printable(field), printable(message)
         self.model_id = model_id
         self.field = field
         self.message = message

@@ -24,6 +24,7 @@ from models_registry.domain.fields import (
     FILE_KEY_FOR_COLUMN,
     columns_from_read,
     file_entry,
+    printable,
 )
 from models_registry.domain.static_catalog import CatalogError, parse_entry
 from models_registry.domain.types import FieldChange, ModelConfig, format_money
@@ -49,6 +50,11 @@ class RowError:
     model_id: str
     field: str  # as spelled in the file: "pricing.input", "reasoning", ...
     message: str
+
+    def __post_init__(self) -> None:
+        # Ids and keys come from the file: keep them printable (no lone surrogates).
+        for name in ("model_id", "field", "message"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
 
     def __str__(self) -> str:
         where = f"Row {self.row}" + (f" ({self.model_id})" if self.model_id else "")
