@@ -109,6 +109,10 @@ class VersionedSnapshot(Generic[T]):
         self._generation = -1
 
     def _refresh(self) -> T:
+        if not self._loaded and self._failures and time.monotonic() - self._checked_at < self._wait:
+            # Never loaded and the last try failed: no new try before the back-off ends
+            # (a database refusing connections is not hammered by every read).
+            raise SnapshotUnavailable(self.name)
         # Only the first load makes readers wait; afterwards a busy lock means
         # another thread is refreshing, and the current value is served meanwhile.
         if not self._lock.acquire(blocking=not self._loaded):
@@ -122,9 +126,9 @@ class VersionedSnapshot(Generic[T]):
                 self._poll_in_background(now, generation)
             else:  # a write of this process: here and now (read your own writes)
                 self._poll(now, generation)
+                monitoring.flush()
         finally:
             self._lock.release()
-        monitoring.flush()
         if not self._loaded:
             raise SnapshotUnavailable(self.name)
         return self._value  # type: ignore[return-value]
@@ -162,6 +166,7 @@ class VersionedSnapshot(Generic[T]):
     def _background_poll(self, now: float, generation: int) -> None:
         try:
             self._poll(now, generation)
+            monitoring.flush()  # the read counters travel with the poll, off the reader's thread
         finally:
             connections.close_all()  # this thread's own connections
 

@@ -24,6 +24,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self.port = 0
+        self.connections = 0  # accepted while listening: what a client's retries cost
         self._listen()
 
     # --- control ---
@@ -72,6 +73,7 @@ class FaultProxy:
                 client, _ = listener.accept()
             except OSError:
                 return  # killed
+            self.connections += 1
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
             except OSError:
