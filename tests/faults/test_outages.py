@@ -21,7 +21,7 @@ from django.db import connection
 from django.test import override_settings
 
 from models_registry.catalog.services import update_model
-from models_registry.models import AIModel
+from models_registry.models import AIModel, RolloutFlag
 from models_registry.rollout.flags import DB_MODELS_FLAG, rollback_flag, set_flag_percent
 
 from .proxy import FaultProxy
@@ -231,3 +231,26 @@ def test_a_rollback_and_a_price_change_made_with_redis_cut_reach_a_running_proce
     assert price_seen <= CONVERGENCE_BOUND_SECONDS + SLACK_SECONDS
     assert static_seen <= CONVERGENCE_BOUND_SECONDS + SLACK_SECONDS
     assert summary["errors"] == 0
+
+
+def test_a_rollback_while_the_database_is_gone_fails_cleanly_and_lands_once_it_is_back(seeded):
+    set_flag_percent(DB_MODELS_FLAG, 10, user=None, reason="stage")
+    proxy = FaultProxy(int(connection.settings_dict["PORT"] or 5432))
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "SECRET_KEY"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings", DB_CONNECT_TIMEOUT="2",
+               DATABASE_URL=f"postgres://{db['USER']}@127.0.0.1:{proxy.port}/{db['NAME']}")  # fmt: skip
+    command = [sys.executable, "manage.py", "rollout", "rollback", "--reason", "incident"]
+    try:
+        proxy.kill()
+        refused = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).percent == 10  # no phantom write
+        proxy.restore()
+        landed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        proxy.close()
+    assert refused.returncode == 1
+    assert "the database is unreachable, nothing was changed" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert landed.returncode == 0, landed.stderr
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).everyone is False  # not lost either

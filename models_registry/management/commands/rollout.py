@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from models_registry.audit.values import error_lines
 from models_registry.read import monitoring
@@ -59,6 +60,10 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         except ValidationError as exc:
             raise CommandError("; ".join(error_lines(exc))) from exc
+        except DatabaseError as exc:  # the transaction rolled back: nothing changed
+            raise CommandError(
+                f"the database is unreachable, nothing was changed ({exc.__class__.__name__})"
+            ) from exc
         self._print_status(flag)
 
     def _print_status(self, flag: str) -> None:
