@@ -171,6 +171,28 @@ def test_a_process_started_while_the_database_refuses_serves_static_and_backs_of
     assert proxy.connections < 50  # retries back off instead of hammering
 
 
+def test_a_process_started_during_a_database_stall_serves_static_within_the_first_load_bound(seeded):
+    proxy = FaultProxy(int(connection.settings_dict["PORT"] or 5432))
+    proxy.stall()
+    started = time.monotonic()
+    try:
+        reader = Reader(10, database_port=proxy.port)
+        assert reader.wait_for("ready", timeout=15).split()[1:] == ["2.5", "static"]
+        first_read_after = time.monotonic() - started
+        proxy.restore()
+        _everyone_reads_the_database()
+        _set_price("1.5")
+        reader.wait_for("seen 1.5 database", timeout=20)
+        summary = reader.summary()
+    finally:
+        proxy.close()
+    print(
+        f"started during a stall: first read after {first_read_after:.1f}s (process start included)", summary
+    )
+    assert first_read_after < 10  # connect timeout 2 s, first-load bound 5 s, plus Python's start
+    assert summary["errors"] == 0
+
+
 @pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis")
 def test_a_redis_stall_does_not_slow_reads(seeded):
     _everyone_reads_the_database()
