@@ -17,9 +17,12 @@ and the retries back off. Only a snapshot that never loaded raises
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent import futures
 from typing import Generic, TypeVar
 
 from django.conf import settings
@@ -36,6 +39,44 @@ _refresh_seconds: float = float(getattr(settings, "REGISTRY_REFRESH_SECONDS", 1.
 _first_load_timeout: float = float(getattr(settings, "REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS", 5.0))
 _all_snapshots: list[VersionedSnapshot] = []
 MAX_BACKOFF_SECONDS = 10.0
+
+
+class _PollThread:
+    """One daemon thread per process that runs the polls in turn and keeps its database connection.
+
+    A daemon, unlike an executor's thread: a poll stuck on a stalled database
+    must not hold up the process's exit.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="registry-poll", daemon=True).start()
+
+    def submit(self, function: Callable[..., None], *args: object) -> futures.Future:
+        future: futures.Future = futures.Future()
+        self._jobs.put((future, function, args))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, function, args = self._jobs.get()
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:
+                logger.exception("registry poll failed")
+                future.set_exception(exc)
+
+
+_poll_thread: _PollThread | None = None
+
+
+def _poller() -> _PollThread:
+    """The process's poll thread (created after a fork, so each worker has its own)."""
+    global _poll_thread
+    if _poll_thread is None or _poll_thread.pid != os.getpid():
+        _poll_thread = _PollThread()
+    return _poll_thread
 
 
 def _background_polls() -> bool:
@@ -87,7 +128,7 @@ class VersionedSnapshot(Generic[T]):
         self._failures = 0
         self._warned_at = float("-inf")
         self._lock = threading.Lock()
-        self._worker: threading.Thread | None = None
+        self._worker: futures.Future | None = None
         # True while the source is unreachable and an older value is served.
         self.degraded = False
         _all_snapshots.append(self)
@@ -149,26 +190,24 @@ class VersionedSnapshot(Generic[T]):
             self._on_store_error(exc, now)
 
     def _poll_in_background(self, now: float, generation: int) -> None:
-        if self._worker is not None and self._worker.is_alive():
-            self._on_stall(now)  # the previous poll is still stuck on its query
+        if self._worker is not None and not self._worker.done():
+            self._on_stall(now)  # the previous poll is still waiting for an answer
             return
-        self._worker = threading.Thread(
-            target=self._background_poll, args=(now, generation), name=f"snapshot-{self.name}", daemon=True
-        )
-        self._worker.start()
+        self._worker = _poller().submit(self._background_poll, now, generation)
         if not self._loaded:  # nothing to serve yet: wait for the first load, within a bound
-            self._worker.join(_first_load_timeout)
-            if self._worker.is_alive():
+            futures.wait([self._worker], timeout=_first_load_timeout)
+            if not self._worker.done():
                 self._on_stall(now)
         else:  # readers keep the current value; the poll installs its result when it answers
             self._checked_at = now
 
     def _background_poll(self, now: float, generation: int) -> None:
-        try:
-            self._poll(now, generation)
-            monitoring.flush()  # the read counters travel with the poll, off the reader's thread
-        finally:
-            connections.close_all()  # this thread's own connections
+        # The poll thread keeps its connection between polls, within CONN_MAX_AGE, as a
+        # request thread does: closed when too old or broken.
+        for connection in connections.all(initialized_only=True):
+            connection.close_if_unusable_or_obsolete()
+        self._poll(now, generation)
+        monitoring.flush()  # the read counters travel with the poll, off the reader's thread
 
     def _on_stall(self, now: float) -> None:
         self._note_failure(now, "a poll of the source is still waiting for an answer")

@@ -24,7 +24,8 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._listener: socket.socket | None = None
         self.port = 0
-        self.connections = 0  # accepted while listening: what a client's retries cost
+        self.connections = 0  # connection attempts that reached the proxy: what a client's retries cost
+        self._refusing = False
         self._listen()
 
     # --- control ---
@@ -32,6 +33,7 @@ class FaultProxy:
         self._relaying.clear()
 
     def kill(self) -> None:
+        self._refusing = False
         self._relaying.set()
         self._stop_listening()
         with self._lock:
@@ -41,7 +43,14 @@ class FaultProxy:
                 sock.close()
             self._sockets.clear()
 
+    def refuse(self) -> None:
+        """Take every connection attempt and close it at once (a server refusing clients), counting them."""
+        self.kill()
+        self._refusing = True
+        self._listen()
+
     def restore(self) -> None:
+        self._refusing = False
         self._relaying.set()
         if self._listener is None:
             self._listen()
@@ -74,6 +83,9 @@ class FaultProxy:
             except OSError:
                 return  # killed
             self.connections += 1
+            if self._refusing:
+                client.close()
+                continue
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
             except OSError:
