@@ -197,10 +197,11 @@ CHARS_PER_TOKEN = 4
 
 def sampled(text: str, max_chars: int) -> str:
     """``text`` itself, or its head and tail when longer than ``max_chars``."""
+    max_chars = max(max_chars, 2)  # a sample of nothing would be no bound at all
     if len(text) <= max_chars:
         return text
     half = max_chars // 2
-    return text[:half] + "\n" + text[-half:]
+    return text[:half] + "\n" + text[len(text) - half :]
 
 
 def estimate_tokens(text: str) -> int:

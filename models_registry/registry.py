@@ -86,6 +86,7 @@ def source_for(subject: Any = None) -> Source:
 def _index_for(subject: Any, source: Source | None = None) -> CatalogIndex:
     # The hot path of every read: counters are bumped on the plain dict directly.
     if source == SOURCE_DATABASE or (source is None and flag_is_active(DB_MODELS_FLAG, subject)):
+        _pending[monitoring.READS_FOR_DATABASE] += 1
         try:
             index = database_snapshot.get()
         except SnapshotUnavailable:

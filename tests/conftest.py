@@ -63,8 +63,17 @@ def serve_reads():
     from models_registry import registry
 
     def serve(count: int = 1000) -> None:
-        for number in range(count):
-            registry.get_model("openai:gpt-5", subject=number)
+        """``count`` reads (from the first stage on, by subjects the database serves)."""
+        from models_registry.rollout.flags import DB_MODELS_FLAG, current_percent
+
+        database_only = current_percent(DB_MODELS_FLAG) > 0
+        served = subject = 0
+        while served < count:
+            subject += 1
+            if database_only and registry.source_for(subject) != "database":
+                continue
+            registry.get_model("openai:gpt-5", subject=subject)
+            served += 1
 
     return serve
 

@@ -143,7 +143,8 @@ class CatalogImportForm(ImportForm):
             )
         if upload is not None:
             try:
-                upload.read().decode("utf-8-sig")
+                if "\x00" in upload.read().decode("utf-8-sig"):
+                    raise ValidationError("The file contains NUL bytes: it is not a JSON text file.")
             except UnicodeDecodeError:
                 raise ValidationError("The file is not UTF-8 text.") from None
             finally:

@@ -26,7 +26,9 @@ READS_STATIC = "reads_static"
 NOT_FOUND = "not_found"
 FALLBACKS = "fallbacks"
 REFRESH_FAILURES = "refresh_failures"  # polls of the catalog that failed or stalled
-COUNTER_NAMES = (READS_DATABASE, READS_STATIC, NOT_FOUND, FALLBACKS, REFRESH_FAILURES)
+# Reads meant for the database (its rollout share), whether it served them or a fallback did.
+READS_FOR_DATABASE = "reads_for_database"
+COUNTER_NAMES = (READS_DATABASE, READS_STATIC, NOT_FOUND, FALLBACKS, REFRESH_FAILURES, READS_FOR_DATABASE)
 
 PERIOD_KEY = "models_registry:monitoring:period"
 
@@ -79,6 +81,7 @@ class Totals:
     not_found: int
     fallbacks: int
     refresh_failures: int = 0
+    reads_for_database: int = 0
     shared: bool = True  # False: the shared counters were unreachable; this process's counts only
 
     @property
@@ -87,8 +90,12 @@ class Totals:
 
     @property
     def fallback_rate(self) -> float:
-        """Share of reads served by a fallback since the current period began (0.0 when no reads)."""
-        return self.fallbacks / self.reads if self.reads else 0.0
+        """Share of the reads meant for the database that a fallback served (0.0 when there were none).
+
+        Over the database's share only: at a 1% stage, a database that failed every read must show
+        100%, not 1% of all reads.
+        """
+        return self.fallbacks / self.reads_for_database if self.reads_for_database else 0.0
 
 
 def totals() -> Totals:
@@ -103,12 +110,29 @@ def totals() -> Totals:
     return Totals(period, *(int(values.get(_key(period, name)) or 0) for name in COUNTER_NAMES))
 
 
-def start_new_period() -> None:
-    """Restart the counters, e.g. when a rollout stage changes. Never raises."""
+STAGE_KEY = "models_registry:monitoring:stage"
+
+
+def stage_of_period() -> tuple[str, int] | None:
+    """The (flag, version) whose change started the current period, if the cache recorded it."""
+    try:
+        stage = cache.get(STAGE_KEY)
+    except Exception:
+        return None
+    return tuple(stage) if stage else None
+
+
+def start_new_period(stage: tuple[str, int] | None = None) -> None:
+    """Restart the counters, e.g. when a rollout stage changes (``stage``: that flag and version).
+
+    Never raises: if the cache is unreachable the old period goes on, and the
+    rollout gate refuses to judge a stage whose period did not start.
+    """
     flush()
     try:
         cache.add(PERIOD_KEY, 0, timeout=None)
         cache.incr(PERIOD_KEY)
+        cache.set(STAGE_KEY, list(stage) if stage else None, timeout=None)
     except Exception as exc:
         logger.warning("registry monitoring: could not start a new period (%s)", exc)
     for name in pending:  # this process's counts belong to the old stage either way

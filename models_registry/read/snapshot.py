@@ -163,6 +163,8 @@ class VersionedSnapshot(Generic[T]):
             generation = catalog_version.local_generation
             if self._loaded and self._generation == generation and now - self._checked_at < self._wait:
                 return self._value  # type: ignore[return-value]  # another thread refreshed it
+            if self._loaded and self._failures and now - self._checked_at < self._wait:
+                return self._value  # type: ignore[return-value]  # backing off: no reader waits on a dead source
             if _background_polls() and (not self._loaded or self._generation == generation):
                 self._poll_in_background(now, generation)
             else:  # a write of this process: here and now (read your own writes)
@@ -188,6 +190,9 @@ class VersionedSnapshot(Generic[T]):
             self.degraded = False
         except STORE_ERRORS as exc:
             self._on_store_error(exc, now)
+        except Exception as exc:
+            logger.exception("registry snapshot %r: loading failed", self.name)
+            self._note_failure(now, f"loading failed ({exc.__class__.__name__})")
 
     def _poll_in_background(self, now: float, generation: int) -> None:
         if self._worker is not None and not self._worker.done():
@@ -235,6 +240,18 @@ class VersionedSnapshot(Generic[T]):
                 "the last good snapshot" if self._loaded else "nothing yet",
                 self._wait,
             )
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker inherits no poll thread and no running poll: start afresh.
+    global _poll_thread
+    _poll_thread = None
+    for snapshot in _all_snapshots:
+        snapshot._worker = None
+        snapshot._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def invalidate_all() -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -199,8 +200,9 @@ def set_flag_percent(
             writes.update(
                 flag, user=user, reason=reason, changes=_flag_state(percent), change_type=change_type
             )
-        if flag_name == DB_MODELS_FLAG:  # the read counters describe the registry's source
-            transaction.on_commit(monitoring.start_new_period)
+        # Every stage change starts a new period of reads, so the next advance is judged on
+        # traffic served at this stage only; the period records which flag version it belongs to.
+        transaction.on_commit(partial(monitoring.start_new_period, stage=(flag_name, flag.version)))
     return flag
 
 
@@ -301,17 +303,32 @@ def advance_flag(
             problems += report.errors
         totals = monitoring.totals()
         min_reads = min_reads_per_stage()
+        # At 0% nothing reads the database yet: traffic as such is the evidence. From the first
+        # stage on, the database's own share must have served enough reads.
+        # (The router's flag is judged on the registry's traffic as a whole.)
+        database_share = current > 0 and flag_name == DB_MODELS_FLAG
+        judged = totals.reads_for_database if database_share else totals.reads
+        flag_version_now = (
+            RolloutFlag.objects.filter(name=flag_name).values_list("version", flat=True).first()
+        )
         if not totals.shared:
             problems.append("the shared read counters (Redis) are unreachable, so the stage cannot be judged")
-        elif totals.reads < min_reads:
+        elif flag_version_now and monitoring.stage_of_period() != (flag_name, flag_version_now):
             problems.append(
-                f"only {totals.reads} read(s) since the stage began; at least {min_reads} are needed "
+                "the read counters were not restarted when this stage began (the shared cache missed it); "
+                "they restart at the next flag change"
+            )
+        elif judged < min_reads:
+            which = "database reads" if database_share else "reads"
+            problems.append(
+                f"only {judged} {which} since the stage began; at least {min_reads} are needed "
                 "to judge the fallback rate (shared counters need REDIS_URL)"
             )
         if totals.fallback_rate > MAX_FALLBACK_RATE:
             problems.append(
                 f"fallback rate since the last stage is {totals.fallback_rate:.1%} "
-                f"({totals.fallbacks} of {totals.reads} reads), above {MAX_FALLBACK_RATE:.0%}"
+                f"({totals.fallbacks} of {totals.reads_for_database} reads meant for the database), "
+                f"above {MAX_FALLBACK_RATE:.0%}"
             )
         if problems:
             raise RolloutRefused(

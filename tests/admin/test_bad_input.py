@@ -88,3 +88,14 @@ def test_the_change_form_shows_bad_values_next_to_the_field(client, superuser, g
     errors = response.context["adminform"].form.errors
     assert any(message in error for error in errors.get(field, [])), errors
     assert AIModel.objects.get(pk=gpt.pk).version == 1
+
+
+def test_a_file_with_raw_nul_bytes_is_refused_before_it_is_stored(client, superuser, gpt):
+    client.force_login(superuser)
+    upload = SimpleUploadedFile("nul.json", b'[{"id": "openai:gpt-test", "name": "a\x00b"}]')
+    response = client.post(
+        reverse("admin:models_registry_aimodel_import"),
+        {"resource": 0, "format": 0, "import_file": upload, "reason": "x"},
+    )
+    assert response.status_code == 200
+    assert "NUL bytes" in response.text

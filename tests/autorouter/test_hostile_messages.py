@@ -49,3 +49,8 @@ def test_exclude_as_one_string_is_refused_not_ignored(router_db):
         route("hello", exclude="openai:gpt-5")
     with pytest.raises(TypeError):
         next(attempts("hello", exclude="openai:gpt-5"))
+
+
+@pytest.mark.parametrize("max_chars", [-4, 0, 1, 2, 3])
+def test_the_sample_stays_bounded_whatever_the_setting(max_chars):
+    assert len(sampled("x" * 1_000_000, max_chars)) <= 3

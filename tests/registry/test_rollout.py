@@ -178,12 +178,13 @@ def test_a_change_needs_a_reason():
 
 
 @pytest.mark.django_db
-def test_rollout_command_walks_the_stages(seeded, capsys, serve_reads):
+def test_rollout_command_walks_the_stages(seeded, capsys, serve_reads, django_capture_on_commit_callbacks):
     call_command("rollout", "status")
     assert "use_db_models: 0%" in capsys.readouterr().out
     for expected in ("1", "10", "50", "100"):
         serve_reads()  # each stage serves traffic before the next
-        call_command("rollout", "advance", "--reason", f"to {expected}")
+        with django_capture_on_commit_callbacks(execute=True):  # committed: a new period of reads
+            call_command("rollout", "advance", "--reason", f"to {expected}")
         assert f"use_db_models: {expected}" in capsys.readouterr().out
     with pytest.raises(CommandError, match="100% already"):
         call_command("rollout", "advance", "--reason", "more")
@@ -217,17 +218,58 @@ def test_advance_force_overrides_failing_checks(seeded):
 
 
 @pytest.mark.django_db
-def test_advance_refuses_when_fallbacks_exceed_one_percent(seeded, serve_reads):
+def test_advance_refuses_when_fallbacks_exceed_one_percent_of_the_database_share(
+    seeded, serve_reads, django_capture_on_commit_callbacks
+):
     from models_registry.read import monitoring
 
-    monitoring.start_new_period()
-    serve_reads(1000)
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="first stage")
+    serve_reads(1000)  # database reads of the 1% share
     monitoring.count(monitoring.FALLBACKS, 20)
     with pytest.raises(CommandError, match=r"fallback rate since the last stage is 2\.0%"):
         call_command("rollout", "advance", "--reason", "go")
-    monitoring.start_new_period()  # a new stage starts a new period
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(DB_MODELS_FLAG, 2, user=None, reason="a new stage, a new period")
     serve_reads(1000)
     call_command("rollout", "advance", "--reason", "go")
+    assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).percent == 10
+
+
+@pytest.mark.django_db
+def test_a_database_failing_every_read_at_one_percent_is_not_passed(
+    seeded, serve_reads, django_capture_on_commit_callbacks
+):
+    from models_registry.read import monitoring
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="first stage")
+    serve_reads(1000)
+    monitoring.count(monitoring.FALLBACKS, 1000)  # every one of them served by a fallback
+    with pytest.raises(CommandError, match=r"fallback rate since the last stage is 100\.0%"):
+        call_command("rollout", "advance", "--reason", "go")
+
+
+@pytest.mark.django_db
+def test_a_stage_whose_counters_did_not_restart_is_not_judged(seeded, serve_reads):
+    set_flag_percent(DB_MODELS_FLAG, 1, user=None, reason="its commit never restarted the counters")
+    serve_reads(1000)
+    with pytest.raises(CommandError, match="not restarted when this stage began"):
+        call_command("rollout", "advance", "--reason", "go")
+
+
+@pytest.mark.django_db
+def test_the_router_flag_moves_one_stage_per_period_of_reads(
+    seeded, serve_reads, django_capture_on_commit_callbacks
+):
+    from autorouter.flags import ROUTER_CONFIG_FLAG
+    from models_registry.rollout.flags import advance_flag
+
+    serve_reads(1000)
+    with django_capture_on_commit_callbacks(execute=True):
+        advance_flag(ROUTER_CONFIG_FLAG, user=None, reason="go")
+    with pytest.raises(Exception, match="only 0 reads"):
+        advance_flag(ROUTER_CONFIG_FLAG, user=None, reason="again at once")
 
 
 @pytest.mark.django_db
