@@ -55,8 +55,9 @@ def _advance_at_once(count: int) -> list[subprocess.CompletedProcess]:
 @pytest.mark.parametrize(("start", "expected"), [(None, Decimal(1)), (1, Decimal(10))])
 def test_six_simultaneous_advances_move_one_stage(start, expected, seeded, serve_reads):
     if start is not None:
-        set_flag_percent(DB_MODELS_FLAG, start, user=None, reason="stage")
-    monitoring.start_new_period()
+        set_flag_percent(DB_MODELS_FLAG, start, user=None, reason="stage")  # committed: a new period
+    else:
+        monitoring.start_new_period()
     serve_reads(settings.ROLLOUT_MIN_READS)
     monitoring.flush()
 
