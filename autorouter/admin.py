@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -24,7 +23,7 @@ from models_registry.domain.types import format_money
 from models_registry.models import AIModel
 
 from . import services
-from .forms import ModelProfileForm, ResetConfigForm, RouterConfigForm, TryRouterForm
+from .forms import ModelProfileForm, ProfileRowForm, ResetConfigForm, RouterConfigForm, TryRouterForm
 from .models import SINGLETON_ID, WEIGHT_FIELDS, DecisionLog, ModelProfile, RouterConfig
 from .router import route_with_state
 from .state import state_from
@@ -222,28 +221,6 @@ def _json(decision: Any) -> str:
     import json
 
     return json.dumps(decision.to_dict(), indent=2)
-
-
-class ProfileRowForm(forms.ModelForm):
-    """One row of the profile list: carries the version the editor saw, checked under the row's lock."""
-
-    seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is not None and not self.is_bound:
-            self.initial["seen_version"] = self.instance.version
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if self.instance.pk is not None and self.has_changed():
-            if cleaned.get("seen_version") is None:
-                raise ValidationError(f"{self.instance}: the page is missing its version; reload it.")
-            writes.check_version(writes.lock(ModelProfile, self.instance.pk), cleaned["seen_version"])
-        return cleaned
-
-    def has_changed(self) -> bool:
-        return any(name != "seen_version" for name in self.changed_data)
 
 
 class ProfileFormSet(BaseModelFormSet):

@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from models_registry.admin.audited import AuditedForm
+from models_registry.admin.audited import AuditedForm, VersionedForm
 
 from .models import PARAMETER_FIELDS, ModelProfile, RouterConfig
 from .types import CATEGORIES
@@ -93,6 +93,23 @@ class ModelProfileForm(AuditedForm):
     class Meta:
         model = ModelProfile
         fields = ("model", "quality", *CATEGORIES)
+
+
+class ProfileRowForm(VersionedForm):
+    """One row of the profile list (its reason is the list's, next to the Save button)."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk is not None and self.has_changed():
+            self.check_seen_version(cleaned)
+        return cleaned
+
+    def has_changed(self) -> bool:
+        return any(name != "seen_version" for name in self.changed_data)
+
+    @property
+    def missing_version_message(self) -> str:  # type: ignore[override]
+        return f"{self.instance}: the page is missing its version; reload it."
 
 
 class ResetConfigForm(forms.Form):

@@ -51,23 +51,34 @@ def latest_change_by(model: type) -> Subquery:
     return Subquery(records.values("user_name")[:1])
 
 
-class AuditedForm(forms.ModelForm):
-    """A model form that saves through the audited write: a reason, and the version the editor opened.
+class VersionedForm(forms.ModelForm):
+    """A model form that carries the version the editor opened and checks it under the row's lock.
 
-    ``clean()`` reads the stored version under the row's lock (held until the
-    admin's transaction ends, so nobody can slip in before the save) and
-    refuses a stale form with the list of what changed meanwhile; the
-    editor's input stays in the re-rendered page.
+    The lock is held until the admin's transaction ends, so nobody can slip in
+    before the save; a stale form is refused with the list of what changed
+    meanwhile, and the editor's input stays in the re-rendered page.
     """
 
-    reason = reason_field()
     # The version the editor saw when the form opened; compared under the row lock on save.
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    missing_version_message = "This form is missing the version it was opened at; reload the page."
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk is not None and not self.is_bound:
             self.initial["seen_version"] = self.instance.version
+
+    def check_seen_version(self, cleaned: dict[str, Any]) -> None:
+        seen = cleaned.get("seen_version")
+        if seen is None:
+            raise ValidationError(self.missing_version_message)
+        writes.check_version(writes.lock(type(self.instance), self.instance.pk), seen)
+
+
+class AuditedForm(VersionedForm):
+    """A versioned form that saves through the audited write, with a reason."""
+
+    reason = reason_field()
 
     @property
     def changed_model_fields(self) -> list[str]:
@@ -83,11 +94,7 @@ class AuditedForm(forms.ModelForm):
         cleaned = super().clean()
         if self.instance.pk is None:
             return cleaned
-        seen = cleaned.get("seen_version")
-        if seen is None:
-            raise ValidationError("This form is missing the version it was opened at; reload the page.")
-        stored = writes.lock(type(self.instance), self.instance.pk)
-        writes.check_version(stored, seen)
+        self.check_seen_version(cleaned)
         if not self.changed_model_fields:
             raise ValidationError("Nothing to save: no field differs from the current version.")
         return cleaned

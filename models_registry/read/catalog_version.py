@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Hashable
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
@@ -50,10 +51,8 @@ def uses_redis() -> bool:
     return bool(getattr(settings, "REDIS_URL", ""))
 
 
-def _redis_errors() -> tuple[type[BaseException], ...]:
-    import redis
-
-    return (redis.RedisError, OSError)
+# What a Redis call raises when Redis is down or stalled (its errors do not derive from OSError).
+REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 
 
 def database_version() -> int:
@@ -80,7 +79,7 @@ def current_version() -> Hashable:
         return ("database", database_version())
     try:
         news = int(cache.get(CACHE_KEY) or 0)
-    except _redis_errors() as exc:
+    except REDIS_ERRORS as exc:
         _warn_redis("Redis unreachable, polling the database instead", exc)
         return ("database", database_version())
     now = time.monotonic()
@@ -117,7 +116,7 @@ def _after_commit() -> None:
     if uses_redis():
         try:
             bump_shared_version()
-        except _redis_errors() as exc:
+        except REDIS_ERRORS as exc:
             # The write is committed and the database row moved with it: the other
             # processes find it at their next database check.
             _warn_redis("Redis unreachable, the write reaches other processes by their database check", exc)

@@ -89,18 +89,8 @@ class SnapshotUnavailable(RuntimeError):
     """The snapshot has never loaded and its source is unreachable."""
 
 
-def _store_errors() -> tuple[type[BaseException], ...]:
-    errors: list[type[BaseException]] = [DatabaseError, OSError]
-    try:  # Redis errors do not derive from OSError
-        import redis
-
-        errors.append(redis.RedisError)
-    except ImportError:  # pragma: no cover - redis is a dependency
-        pass
-    return tuple(errors)
-
-
-STORE_ERRORS = _store_errors()
+# What an unreachable source raises: the database's errors, socket errors, Redis's errors.
+STORE_ERRORS = (DatabaseError, *catalog_version.REDIS_ERRORS)
 
 
 class VersionedSnapshot(Generic[T]):
