@@ -8,6 +8,7 @@
     registry.list_models(provider="anthropic", capability="vision", subject=user_id)
     registry.search_models("gemini", limit=10)
     registry.calculate_cost("openai:gpt-5", input_tokens=1200, output_tokens=300)
+    registry.cost_for_usage("anthropic:claude-sonnet-4.5", response["usage"], usage_format="anthropic")
     registry.source_for(user)  # "database" or "static"
 
 Reads come from immutable in-memory snapshots (:mod:`.snapshot`): no query
@@ -22,22 +23,29 @@ catalog if there never was one; nothing is raised, and the fallback counter
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
 from models_registry.domain.catalog_index import SELECTABLE, CatalogIndex
-from models_registry.domain.pricing import cost_usd
+from models_registry.domain.pricing import CostBreakdown, CostLine, TokenUsage, breakdown, cost_usd
 from models_registry.domain.types import ModelConfig
+from models_registry.domain.usage import USAGE_FORMATS, read_usage
 from models_registry.read import monitoring
 from models_registry.read.snapshot import SnapshotUnavailable, VersionedSnapshot
 from models_registry.rollout.flags import DB_MODELS_FLAG, SOURCE_DATABASE, SOURCE_STATIC, flag_is_active
 
 __all__ = [
+    "USAGE_FORMATS",
+    "CostBreakdown",
+    "CostLine",
     "ModelConfig",
+    "TokenUsage",
     "UnknownModel",
     "calculate_cost",
+    "cost_for_usage",
     "get_model",
     "list_models",
     "search_models",
@@ -139,6 +147,13 @@ def search_models(query: str, *, limit: int = 20, subject: Any = None) -> list[M
     return _index_for(subject).search(query, limit=limit)
 
 
+def _model_or_raise(model_id: str, subject: Any) -> ModelConfig:
+    model = get_model(model_id, subject=subject)
+    if model is None:
+        raise UnknownModel(model_id)
+    return model
+
+
 def calculate_cost(
     model_id: str,
     *,
@@ -146,24 +161,67 @@ def calculate_cost(
     output_tokens: int,
     cached_input_tokens: int = 0,
     reasoning_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    cache_write_1h_tokens: int = 0,
+    service_tier: str | None = None,
+    at: datetime | None = None,
     subject: Any = None,
 ) -> Decimal:
-    """Exact USD cost of one request on ``model_id``.
+    """Exact USD cost of one request on ``model_id``, at the prices in force at ``at`` (default now).
 
-    Token counts follow the OpenAI usage convention: ``input_tokens`` includes
-    ``cached_input_tokens`` and ``output_tokens`` includes ``reasoning_tokens``.
-    Cached tokens are billed at the model's cached-input rate (its input rate
-    if it has none), reasoning tokens at its reasoning rate (else the output
-    rate). Raises ``ValueError`` for negative counts, cached > input or
-    reasoning > output, and :class:`UnknownModel` for an unknown id.
+    Token counts follow the OpenAI usage convention: ``input_tokens`` are all
+    prompt tokens, ``cached_input_tokens`` (cache reads), ``cache_write_tokens``
+    (5-minute cache writes) and ``cache_write_1h_tokens`` included;
+    ``output_tokens`` include ``reasoning_tokens``. Each part is billed at its
+    own rate (the input or output rate when the model has none); a long prompt
+    is billed at the long-context tier it reaches; ``service_tier`` is
+    ``"batch"``, ``"flex"`` or ``"priority"``. Raises ``ValueError`` for bad
+    counts or a service tier the model has no prices for, and
+    :class:`UnknownModel` for an unknown id.
     """
-    model = get_model(model_id, subject=subject)
-    if model is None:
-        raise UnknownModel(model_id)
+    model = _model_or_raise(model_id, subject)
+    pricing = model.pricing if not model.price_schedule else model.pricing_at(at)[0]
     return cost_usd(
-        model.pricing,
+        pricing,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cached_input_tokens=cached_input_tokens,
         reasoning_tokens=reasoning_tokens,
+        cache_write_tokens=cache_write_tokens,
+        cache_write_1h_tokens=cache_write_1h_tokens,
+        service_tier=service_tier,
+    )
+
+
+def cost_for_usage(
+    model_id: str,
+    usage: Mapping[str, Any],
+    *,
+    usage_format: str,
+    service_tier: str | None = None,
+    at: datetime | None = None,
+    subject: Any = None,
+    strict: bool = False,
+) -> CostBreakdown:
+    """What one request cost, from the provider's own usage object, line by line.
+
+    ``usage_format`` is one of :data:`USAGE_FORMATS`: ``"openai-chat"``,
+    ``"openai-responses"``, ``"anthropic"``, ``"gemini"`` (each reads that
+    provider's usage object as a dict, with its own counting convention) or
+    ``"generic"`` (the keyword counts of :func:`calculate_cost`, plus
+    ``audio_*``/``image_*`` tokens and ``requests={"web_search": n}``). Priced at
+    the prices in force at ``at`` (default now). Bad input raises
+    ``ValueError`` naming the key; ``strict`` also refuses keys the format does
+    not know (new provider fields are otherwise ignored).
+    """
+    token_usage = read_usage(usage, usage_format, strict=strict)
+    model = _model_or_raise(model_id, subject)
+    pricing, effective_from = model.pricing_at(at)
+    return breakdown(
+        pricing,
+        token_usage,
+        model_id=model_id,
+        service_tier=service_tier,
+        price_effective_from=effective_from,
+        at=at,
     )

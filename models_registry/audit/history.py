@@ -15,7 +15,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
 from models_registry.audit.models import ChangeRecord
-from models_registry.audit.values import describe_value
+from models_registry.audit.values import describe_field_value, describe_value
 from models_registry.audit.writes import historical_record, tracked_fields
 from models_registry.domain.types import FieldChange
 
@@ -77,7 +77,7 @@ def _related_display(field: models.Field, value: Any) -> str:
 
 def display_value(field: models.Field, value: Any) -> str:
     """A stored value as people read it; related rows by name."""
-    return _related_display(field, value) if field.is_relation else describe_value(value)
+    return _related_display(field, value) if field.is_relation else describe_field_value(field, value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,15 @@ class Audited(models.Model):
     class Meta:
         abstract = True
 
+    def before_write(self, before: dict[str, Any] | None, now: Any) -> None:
+        """Derive dependent fields from the values about to be saved; ``before`` holds the stored
+        values (attname → value), ``None`` for a new row. Called by every audited write."""
+
+    @classmethod
+    def describe_field(cls, name: str, value: Any) -> str | None:
+        """How ``value`` of field ``name`` reads in diffs and history, or ``None`` for the default."""
+        return None
+
     def change_type_of(self, before: dict[str, Any], after: dict[str, Any]) -> str:
         """The change type of an edit from ``before`` to ``after`` (attname → value); override per table."""
         return ChangeType.UPDATED

@@ -24,6 +24,15 @@ def describe_value(value: Any) -> str:
     return str(value)
 
 
+def describe_field_value(field: Any, value: Any) -> str:
+    """``value`` of a model field as people read it: the model's own wording (``describe_field``,
+    e.g. price tiers in words) when it has one, else :func:`describe_value`."""
+    model = getattr(field, "model", None)
+    describe = getattr(model, "describe_field", None)
+    described = describe(field.name, value) if describe is not None else None
+    return describe_value(value) if described is None else described
+
+
 def error_lines(error: ValidationError) -> list[str]:
     """A ValidationError as readable lines, field names included (for pages, commands and reports)."""
     if hasattr(error, "error_dict"):

@@ -15,6 +15,7 @@ else saves an audited row.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,7 +29,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from models_registry.audit.models import Audited, ChangeRecord, ChangeSet, ChangeType
-from models_registry.audit.values import describe_value
+from models_registry.audit.values import describe_field_value
 from models_registry.read.catalog_version import bump_on_commit
 
 A = TypeVar("A", bound=Audited)
@@ -120,7 +121,7 @@ def _display(field: models.Field, value: Any, related: Mapping[tuple[str, Any], 
         if related is not None and (field.name, value) in related:
             return related[(field.name, value)]
         return str(value)
-    return describe_value(value)
+    return describe_field_value(field, value)
 
 
 def _related_names(obj: models.Model, fields: Iterable[models.Field], values: Iterable[Any]) -> dict:
@@ -352,6 +353,7 @@ def update(
         before = snapshot(row)
         for name, value in changes.items():
             setattr(row, name, value)
+        row.before_write(before, timezone.now())
         after = snapshot(row)
         if after == before:
             raise ValidationError("Nothing to save: no field differs from the current version.")
@@ -438,12 +440,23 @@ def restorable_fields(model: type[models.Model]) -> list[models.Field]:
 
 
 def revert_changes(obj: models.Model, to_version: int) -> dict[str, tuple[Any, Any]]:
-    """What reverting ``obj`` to ``to_version`` would change: attname → (current, restored)."""
+    """What reverting ``obj`` to ``to_version`` would change: attname → (current, restored).
+
+    The restored values go through the object's ``before_write`` like any edit,
+    so the preview shows what the revert will store (a price timeline keeps its
+    history, say).
+    """
     target = values_at(obj, to_version)
+    current = snapshot(obj)
+    fields = restorable_fields(type(obj))
+    probe = copy.copy(obj)
+    for field in fields:
+        setattr(probe, field.attname, target[field.attname])
+    probe.before_write(current, timezone.now())
     return {
-        field.attname: (getattr(obj, field.attname), target[field.attname])
-        for field in restorable_fields(type(obj))
-        if getattr(obj, field.attname) != target[field.attname]
+        field.attname: (current[field.attname], getattr(probe, field.attname))
+        for field in fields
+        if current[field.attname] != getattr(probe, field.attname)
     }
 
 

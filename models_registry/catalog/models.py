@@ -16,7 +16,13 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from models_registry.audit.models import Audited, ChangeType
-from models_registry.domain.fields import COLUMNS, value_errors
+from models_registry.domain.fields import (
+    COLUMNS,
+    DESCRIBE_COLUMN,
+    carry_price_timeline,
+    pricing_object_from_columns,
+    value_errors,
+)
 from models_registry.domain.types import CAPABILITIES, CAPABILITY_FIELDS
 
 
@@ -101,6 +107,33 @@ class AIModel(Audited):
     output_price = _price_field("output price")
     cached_input_price = _price_field("cached input price", optional=True)
     reasoning_price = _price_field("reasoning price", optional=True)
+    cache_write_5m_price = _price_field("cache write (5 min) price", optional=True)
+    cache_write_1h_price = _price_field("cache write (1 h) price", optional=True)
+    audio_input_price = _price_field("audio input price", optional=True)
+    audio_output_price = _price_field("audio output price", optional=True)
+    image_input_price = _price_field("image input price", optional=True)
+    image_output_price = _price_field("image output price", optional=True)
+    # Kept in the files' canonical form (exact decimal strings); shape rules: domain.fields.
+    request_fees = models.JSONField(
+        default=dict, blank=True, help_text='Fees per requests, e.g. {"web_search_per_1000": "10"} (USD).'
+    )
+    price_tiers = models.JSONField(
+        "long-context tiers",
+        default=list,
+        blank=True,
+        help_text="Above N prompt tokens (cached and cache writes included), the whole request is billed "
+        "at the tier's prices; a price left out keeps the base price.",
+    )
+    service_tiers = models.JSONField(
+        default=dict, blank=True, help_text="batch / flex / priority: a multiplier on every price, or prices."
+    )
+    price_schedule = models.JSONField(
+        "price timeline",
+        default=list,
+        blank=True,
+        help_text="Past and scheduled prices, each with the UTC time it takes effect.",
+    )
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens.")
 
     # Capabilities: booleans so they can be filtered and indexed
     supports_vision = models.BooleanField("vision", default=False)
@@ -129,6 +162,12 @@ class AIModel(Audited):
     is_experimental = models.BooleanField("experimental", default=False)
 
     status = models.CharField(max_length=20, choices=ModelStatus.choices, default=ModelStatus.ACTIVE)
+    deprecation_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="From this day (UTC) on, users can no longer select it; still priced.",
+    )
+    successor = models.CharField(max_length=150, blank=True, help_text="The model id that replaces it.")
 
     # Audit
     created_at = models.DateTimeField(auto_now_add=True)
@@ -175,6 +214,24 @@ class AIModel(Audited):
                 condition=Q(reasoning_price__isnull=True) | Q(reasoning_price__gte=0),
                 name="aimodel_reasoning_price_gte_0",
             ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{column}__isnull": True}) | Q(**{f"{column}__gte": 0}),
+                    name=f"aimodel_{column}_gte_0",
+                )
+                for column in (
+                    "cache_write_5m_price",
+                    "cache_write_1h_price",
+                    "audio_input_price",
+                    "audio_output_price",
+                    "image_input_price",
+                    "image_output_price",
+                )
+            ),
+            models.CheckConstraint(
+                condition=Q(max_output_tokens__isnull=True) | Q(max_output_tokens__gt=0),
+                name="aimodel_max_output_tokens_gt_0",
+            ),
             models.CheckConstraint(condition=Q(context_window__gt=0), name="aimodel_context_window_gt_0"),
             models.CheckConstraint(condition=Q(status__in=ModelStatus.values), name="aimodel_status_valid"),
         ]
@@ -187,6 +244,24 @@ class AIModel(Audited):
             raise ValidationError({"model_id": "The model id cannot be changed after creation."})
         super().save(*args, **kwargs)
         self._stored_model_id = self.model_id
+
+    @classmethod
+    def describe_field(cls, name: str, value: Any) -> str | None:
+        describe = DESCRIBE_COLUMN.get(name)
+        return describe(value) if describe else None
+
+    def before_write(self, before: dict[str, Any] | None, now: Any) -> None:
+        """A change of the listed prices takes effect now and joins the price timeline."""
+        if before is None:
+            return
+        self.price_schedule = carry_price_timeline(
+            before_pricing=pricing_object_from_columns(before.__getitem__),
+            before_schedule=before["price_schedule"] or [],
+            after_pricing=pricing_object_from_columns(lambda column: getattr(self, column)),
+            after_schedule=self.price_schedule or [],
+            now=now,
+            listed_since=self.created_at or now,
+        )
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}

@@ -32,7 +32,6 @@ from models_registry.domain.imports import (
     NEW,
     UPDATE,
     ImportPlan,
-    PlannedRow,
     RowError,
     plan_import,
 )
@@ -333,7 +332,7 @@ def _import_in_transaction(
         current={model_id: config_from_model(row) for model_id, row in existing.items()},
         provider_slugs=providers,
     )
-    instances = _import_instances(plan, existing, providers, user)
+    instances = _import_instances(plan, existing, befores, providers, user)
     plan = plan.with_errors(_database_errors(plan, instances))
     if not plan.ok:
         raise ImportRejected(plan)
@@ -361,7 +360,9 @@ def _import_in_transaction(
         )
         writes.record_bulk(new, [None] * len(new), user=user, reason=reason, change_type=ChangeType.CREATED)
     if updated:
-        _write_updates([row for row in plan.rows if row.action == UPDATE], updated, user=user, reason=reason)
+        _write_updates(
+            updated, [befores[instance.model_id] for instance in updated], user=user, reason=reason
+        )
         writes.record_bulk(
             updated,
             [befores[instance.model_id] for instance in updated],
@@ -375,7 +376,9 @@ def _import_in_transaction(
     return outcome
 
 
-def _write_updates(rows: list[PlannedRow], instances: list[AIModel], *, user: Any, reason: str) -> None:
+def _write_updates(
+    instances: list[AIModel], befores: list[Mapping[str, Any]], *, user: Any, reason: str
+) -> None:
     """Write imported updates and their history rows.
 
     One UPDATE per distinct set of new values, so a price sheet that moves
@@ -384,13 +387,9 @@ def _write_updates(rows: list[PlannedRow], instances: list[AIModel], *, user: An
     """
     now = timezone.now()
     groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
-    for row, instance in zip(rows, instances, strict=True):
-        values = {
-            ("provider_id" if change.field == "provider" else change.field): (
-                instance.provider_id if change.field == "provider" else change.new
-            )
-            for change in row.changes
-        }
+    for instance, before in zip(instances, befores, strict=True):
+        after = writes.snapshot(instance)  # the file's changes and what they imply (the price timeline)
+        values = {attname: value for attname, value in after.items() if value != before[attname]}
         key = json.dumps(values, sort_keys=True, default=str)
         groups.setdefault(key, (values, []))[1].append(instance.pk)
         instance.updated_at = now
@@ -406,10 +405,15 @@ def _write_updates(rows: list[PlannedRow], instances: list[AIModel], *, user: An
 
 
 def _import_instances(
-    plan: ImportPlan, existing: Mapping[str, AIModel], providers: Mapping[str, Provider], user: Any
+    plan: ImportPlan,
+    existing: Mapping[str, AIModel],
+    befores: Mapping[str, Mapping[str, Any]],
+    providers: Mapping[str, Provider],
+    user: Any,
 ) -> dict[str, AIModel]:
     """Unsaved model objects holding each new or updated row's values."""
     instances = {}
+    now = timezone.now()
     for row in plan.rows:
         if row.action not in (NEW, UPDATE):
             continue
@@ -421,6 +425,7 @@ def _import_instances(
             instance = existing[row.model_id]
             for change in row.changes:
                 setattr(instance, change.field, provider if change.field == "provider" else change.new)
+            instance.before_write(dict(befores[row.model_id]), now)
             instance.updated_by = user
         instances[row.model_id] = instance
     return instances

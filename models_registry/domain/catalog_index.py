@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from models_registry.domain.types import CAPABILITIES, SELECTABLE_STATUSES, STATUSES, ModelConfig
 
@@ -29,6 +30,7 @@ class CatalogIndex:
     models: tuple[ModelConfig, ...]  # sorted by id
     by_id: dict[str, ModelConfig]  # never mutated after build
     providers: frozenset[str]
+    has_deprecation_dates: bool = False  # then what is selectable changes with the day
     _list_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -38,6 +40,7 @@ class CatalogIndex:
             models=ordered,
             by_id={model.id: model for model in ordered},
             providers=frozenset(model.provider for model in ordered),
+            has_deprecation_dates=any(model.deprecation_date is not None for model in ordered),
         )
 
     def get(self, model_id: str) -> ModelConfig | None:
@@ -55,7 +58,8 @@ class CatalogIndex:
         capabilities = normalize_capabilities(capability)
         if provider is not None and provider not in self.providers:
             return []  # not memoized: callers' arbitrary strings must not grow the cache
-        cache_key = (provider, status, capabilities, include_internal)
+        today = datetime.now(UTC).date() if self.has_deprecation_dates and status == SELECTABLE else None
+        cache_key = (provider, status, capabilities, include_internal, today)
         cached = self._list_cache.get(cache_key)
         if cached is None:
             if status is not None and status != SELECTABLE and status not in STATUSES:
@@ -67,7 +71,10 @@ class CatalogIndex:
                 and (
                     status is None
                     or (
-                        model.status in SELECTABLE_STATUSES
+                        (
+                            model.status in SELECTABLE_STATUSES
+                            and not (today and model.is_past_deprecation(today))
+                        )
                         if status == SELECTABLE
                         else model.status == status
                     )

@@ -17,20 +17,29 @@ object of the files and on :class:`~models_registry.domain.values.Pricing`.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any
 
 from models_registry.domain.reasoning import reasoning_config_errors
 from models_registry.domain.values import (
     CAPABILITIES,
     GATEWAYS,
+    SERVICE_TIERS,
     SPEED_TIERS,
     STATUSES,
+    TIER_PRICE_KEYS,
+    PriceTier,
     Pricing,
+    RequestFee,
+    ScheduledPrice,
+    ServiceTierPrice,
     format_money,
     freeze_json,
     thaw_json,
@@ -205,6 +214,329 @@ JSON = Kind("Mapping[str, Any] | None", None, _as_is, freeze_json, thaw_json, th
 HOSTS = Kind("tuple[str, ...]", (), _list, lambda value: tuple(value or ()), list, list)
 
 
+# --- prices kept as JSON (fees, tiers, service tiers, the schedule) ----------------
+# The column holds the canonical file form: prices as exact decimal strings, keys sorted
+# by declaration. Parsing a file value yields that form, so a stored value re-parses to
+# itself and the parser is also the rule that checks a column value from a form.
+
+PRICE_MAX_DIGITS, PRICE_DECIMAL_PLACES = 12, 6  # as the price columns
+_FEE_KEY = re.compile(r"^([a-z][a-z0-9_]*?)_per_([1-9][0-9]{0,8})$")
+
+
+def _price_text(value: Any, where: str) -> str:
+    """A non-negative price as canonical text; beyond the stored precision is refused, never rounded."""
+    try:
+        price = parse_price(value)
+    except _Problem as problem:
+        raise _Problem(f"{where} {problem}") from None
+    if price is None:
+        raise _Problem(f"{where} is required")
+    if not price.is_finite() or price < 0:
+        raise _Problem(f"{where} must be a non-negative number")
+    _sign, digits, exponent = price.normalize().as_tuple()
+    places = max(-int(exponent), 0)
+    if places > PRICE_DECIMAL_PLACES or len(digits) - places > PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
+        raise _Problem(
+            f"{where} has more precision than stored ({PRICE_DECIMAL_PLACES} decimal places, "
+            f"{PRICE_MAX_DIGITS} digits): {value!r}"
+        )
+    return format_money(price)
+
+
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _Problem(f"{what} must be an object")
+    return value
+
+
+def _whole_number(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise _Problem(f"{where} must be a positive integer")
+    return value
+
+
+def _request_fees(value: Any) -> dict[str, str]:
+    if value in (None, ""):
+        return {}
+    fees = _object(value, 'must be an object such as {"web_search_per_1000": "10"};')
+    canonical = {}
+    for key in sorted(fees):
+        if not isinstance(key, str) or not _FEE_KEY.match(key):
+            raise _Problem(f"key {key!r} must look like '<kind>_per_<count>', e.g. 'web_search_per_1000'")
+        canonical[key] = _price_text(fees[key], key)
+    return canonical
+
+
+def _fees_to_read(value: Any) -> tuple[RequestFee, ...]:
+    fees = []
+    for key, price in (value or {}).items():
+        kind, per = _FEE_KEY.match(key).groups()
+        fees.append(RequestFee(kind=kind, per=int(per), price=Decimal(price)))
+    return tuple(fees)
+
+
+def _fees_to_file(fees: tuple[RequestFee, ...]) -> dict[str, str]:
+    return {f"{fee.kind}_per_{fee.per}": format_money(fee.price) for fee in fees}
+
+
+def _tiers(value: Any) -> list[dict[str, Any]]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise _Problem('must be a list of tiers such as {"above_input_tokens": 200000, "input": "2.5"}')
+    canonical, previous = [], 0
+    for position, tier in enumerate(value, start=1):
+        tier = _object(tier, f"tier {position}")
+        unknown = sorted(set(tier) - {"above_input_tokens", *TIER_PRICE_KEYS})
+        if unknown:
+            raise _Problem(
+                f"tier {position}: {unknown[0]!r} is not a tier price ({', '.join(TIER_PRICE_KEYS)})"
+            )
+        above = _whole_number(tier.get("above_input_tokens"), f"tier {position}: above_input_tokens")
+        if above <= previous:
+            raise _Problem(
+                f"tier {position}: above_input_tokens must be greater than the tier before ({previous})"
+            )
+        previous = above
+        row: dict[str, Any] = {"above_input_tokens": above}
+        for key in TIER_PRICE_KEYS:
+            if tier.get(key) is not None:
+                row[key] = _price_text(tier[key], f"tier {position}: {key}")
+        canonical.append(row)
+    return canonical
+
+
+def _tiers_to_read(value: Any) -> tuple[PriceTier, ...]:
+    return tuple(
+        PriceTier(
+            above_input_tokens=row["above_input_tokens"],
+            **{key: Decimal(row[key]) for key in TIER_PRICE_KEYS if key in row},
+        )
+        for row in value or ()
+    )
+
+
+def _tiers_to_file(tiers: tuple[PriceTier, ...]) -> list[dict[str, Any]]:
+    rows = []
+    for tier in tiers:
+        row: dict[str, Any] = {"above_input_tokens": tier.above_input_tokens}
+        for key in TIER_PRICE_KEYS:
+            if getattr(tier, key) is not None:
+                row[key] = format_money(getattr(tier, key))
+        rows.append(row)
+    return rows
+
+
+def _scalar_price_keys() -> tuple[str, ...]:
+    return tuple(key for key, field in PRICE_FIELDS.items() if field.kind in (PRICE, OPTIONAL_PRICE))
+
+
+def _service_tiers(value: Any) -> dict[str, dict[str, str]]:
+    if value in (None, ""):
+        return {}
+    tiers = _object(value, 'must be an object such as {"batch": {"multiplier": "0.5"}};')
+    canonical = {}
+    for name in sorted(tiers, key=lambda name: SERVICE_TIERS.index(name) if name in SERVICE_TIERS else -1):
+        if name not in SERVICE_TIERS:
+            raise _Problem(f"{name!r} is not a service tier ({', '.join(SERVICE_TIERS)})")
+        tier = _object(tiers[name], name)
+        keys = set(tier)
+        if not keys:
+            raise _Problem(f"{name}: give a multiplier or prices")
+        if "multiplier" in keys:
+            if keys != {"multiplier"}:
+                raise _Problem(f"{name}: give either a multiplier or prices, not both")
+            canonical[name] = {"multiplier": _price_text(tier["multiplier"], f"{name}: multiplier")}
+            continue
+        allowed = _scalar_price_keys()
+        unknown = sorted(keys - set(allowed))
+        if unknown:
+            raise _Problem(f"{name}: {unknown[0]!r} is not a price ({', '.join(allowed)})")
+        canonical[name] = {key: _price_text(tier[key], f"{name}: {key}") for key in allowed if key in tier}
+    return canonical
+
+
+def _service_tiers_to_read(value: Any) -> Mapping[str, ServiceTierPrice]:
+    tiers = {}
+    for name, row in (value or {}).items():
+        if "multiplier" in row:
+            tiers[name] = ServiceTierPrice(multiplier=Decimal(row["multiplier"]))
+        else:
+            tiers[name] = ServiceTierPrice(
+                prices=MappingProxyType({key: Decimal(price) for key, price in row.items()})
+            )
+    return MappingProxyType(tiers)
+
+
+def _service_tiers_to_file(tiers: Mapping[str, ServiceTierPrice]) -> dict[str, dict[str, str]]:
+    return {
+        name: (
+            {"multiplier": format_money(tier.multiplier)}
+            if tier.multiplier is not None
+            else {key: format_money(price) for key, price in tier.prices.items()}
+        )
+        for name, tier in tiers.items()
+    }
+
+
+def parse_datetime_utc(value: Any, where: str = "effective_from") -> datetime:
+    """An ISO 8601 time with its zone (``...Z`` or ``+02:00``), as UTC. A time without zone is refused."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise _Problem(f"{where} is not an ISO 8601 date and time: {value!r}") from None
+    else:
+        raise _Problem(f"{where} must be an ISO 8601 date and time such as '2026-12-01T00:00:00Z'")
+    if moment.tzinfo is None:
+        raise _Problem(f"{where} must say its time zone, e.g. '2026-12-01T00:00:00Z'")
+    return moment.astimezone(UTC)
+
+
+def format_datetime_utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def pricing_object(value: Any, where: str = "pricing") -> dict[str, Any]:
+    """A ``pricing`` object of the files in canonical form (absent and empty prices omitted)."""
+    pricing = _object(value, where)
+    unknown = sorted(set(pricing) - set(PRICE_FIELDS))
+    if unknown:
+        raise _Problem(f"{where}.{unknown[0]} is not a known price")
+    canonical = {}
+    for key, field in PRICE_FIELDS.items():
+        try:
+            parsed = field.kind.parse(pricing.get(key))
+        except _Problem as problem:
+            raise _Problem(f"{where}.{key} {problem}") from None
+        if isinstance(parsed, Decimal):
+            parsed = _price_text(parsed, f"{where}.{key}")
+        if parsed not in (None, {}, []):
+            canonical[key] = parsed
+    return canonical
+
+
+def pricing_from_object(canonical: Mapping[str, Any]) -> Pricing:
+    """The read type of a canonical pricing object."""
+    values = {}
+    for key, field in PRICE_FIELDS.items():
+        raw = canonical.get(key)
+        if field.kind in (PRICE, OPTIONAL_PRICE):
+            values[key] = None if raw is None else Decimal(raw)
+        else:
+            values[key] = field.kind.to_read(raw)
+    return Pricing(**values)
+
+
+def pricing_to_object(pricing: Pricing) -> dict[str, Any]:
+    """Canonical pricing object of a read ``Pricing`` (absent and empty prices omitted)."""
+    canonical = {}
+    for key, field in PRICE_FIELDS.items():
+        value = field.kind.to_file(getattr(pricing, key))
+        if value not in (None, {}, []):
+            canonical[key] = value
+    return canonical
+
+
+def _price_schedule(value: Any) -> list[dict[str, Any]]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise _Problem('must be a list of {"effective_from": <ISO time>, "pricing": {...}}')
+    entries = []
+    for position, entry in enumerate(value, start=1):
+        entry = _object(entry, f"entry {position}")
+        unknown = sorted(set(entry) - {"effective_from", "pricing"})
+        if unknown:
+            raise _Problem(f"entry {position}: {unknown[0]!r} is not a key (effective_from, pricing)")
+        moment = parse_datetime_utc(entry.get("effective_from"), f"entry {position}: effective_from")
+        pricing = pricing_object(entry.get("pricing"), f"entry {position}: pricing")
+        for key in ("input", "output"):
+            if key not in pricing:
+                raise _Problem(f"entry {position}: pricing.{key} is required")
+        entries.append((moment, {"effective_from": format_datetime_utc(moment), "pricing": pricing}))
+    entries.sort(key=lambda item: item[0])
+    for (first, _), (second, _) in itertools.pairwise(entries):
+        if first == second:
+            raise _Problem(f"two entries take effect at {format_datetime_utc(first)}")
+    return [entry for _, entry in entries]
+
+
+def _schedule_to_read(value: Any) -> tuple[ScheduledPrice, ...]:
+    return tuple(
+        ScheduledPrice(
+            effective_from=datetime.fromisoformat(entry["effective_from"]),
+            pricing=pricing_from_object(entry["pricing"]),
+        )
+        for entry in value or ()
+    )
+
+
+def _schedule_to_file(schedule: tuple[ScheduledPrice, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "effective_from": format_datetime_utc(entry.effective_from),
+            "pricing": pricing_to_object(entry.pricing),
+        }
+        for entry in schedule
+    ]
+
+
+def _optional_count(value: Any) -> int | None:
+    return None if value in (None, "") else _integer(value)
+
+
+def _date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        raise _Problem("must be a date such as '2026-12-31', without a time")
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        raise _Problem("must be an ISO date such as '2026-12-31'")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise _Problem(f"is not an ISO date such as '2026-12-31': {value!r}") from None
+
+
+def _date_to_file(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _parsed_by(parse: Callable[[Any], Any]) -> Rule:
+    """The rule of a value kept in its canonical file form: it must parse to itself."""
+
+    def rule(value: Any) -> str | None:
+        try:
+            parse(value)
+        except _Problem as problem:
+            return str(problem)
+        return None
+
+    return rule
+
+
+REQUEST_FEES = Kind("tuple[RequestFee, ...]", (), _request_fees, _fees_to_read, _fees_to_file, _fees_to_file)
+TIERS = Kind("tuple[PriceTier, ...]", (), _tiers, _tiers_to_read, _tiers_to_file, _tiers_to_file)
+SERVICE_TIER_PRICES = Kind(
+    "Mapping[str, ServiceTierPrice]",
+    MappingProxyType({}),
+    _service_tiers,
+    _service_tiers_to_read,
+    _service_tiers_to_file,
+    _service_tiers_to_file,
+)
+SCHEDULE = Kind(
+    "tuple[ScheduledPrice, ...]", (), _price_schedule, _schedule_to_read, _schedule_to_file, _schedule_to_file
+)
+OPTIONAL_COUNT = Kind("int | None", None, _optional_count)
+DATE = Kind("date | None", None, _date, to_file=_date_to_file)
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogField:
     column: str  # the AIModel column (and admin form field)
@@ -223,8 +555,16 @@ class CatalogField:
 _model_id = _matches(MODEL_ID_PATTERN, "must look like 'provider:model-name'")
 _provider_slug = _matches(PROVIDER_SLUG_PATTERN, "must be a lowercase slug")
 
+
+def _successor(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    return _model_id(value)
+
+
 IDENTITY, PRICING, CAPS = "Identity", "Pricing (USD per 1M tokens)", "Capabilities"
 ROUTING, DISPLAY, ACCESS = "Routing", "Display", "Access"
+SCHEDULED = "Price timeline"
 
 # In the order of the files' keys (export, the static catalog, ModelConfig.to_dict()).
 CATALOG_FIELDS: tuple[CatalogField, ...] = (
@@ -233,12 +573,29 @@ CATALOG_FIELDS: tuple[CatalogField, ...] = (
     CatalogField("name", "name", IDENTITY, REQUIRED_TEXT),
     CatalogField("description", "description", IDENTITY, TEXT),
     CatalogField("context_window", "context_window", IDENTITY, COUNT, (_positive,)),
+    CatalogField("max_output_tokens", "max_output_tokens", IDENTITY, OPTIONAL_COUNT, (_positive,)),
     CatalogField("actual_model_id", "actual_model_id", ROUTING, OPTIONAL_TEXT),
     CatalogField("is_local", "is_local", ROUTING, FLAG),
     CatalogField("input_price", "pricing.input", PRICING, PRICE, (_non_negative,)),
     CatalogField("output_price", "pricing.output", PRICING, PRICE, (_non_negative,)),
     CatalogField("cached_input_price", "pricing.cached_input", PRICING, OPTIONAL_PRICE, (_non_negative,)),
     CatalogField("reasoning_price", "pricing.reasoning", PRICING, OPTIONAL_PRICE, (_non_negative,)),
+    CatalogField("cache_write_5m_price", "pricing.cache_write_5m", PRICING, OPTIONAL_PRICE, (_non_negative,)),
+    CatalogField("cache_write_1h_price", "pricing.cache_write_1h", PRICING, OPTIONAL_PRICE, (_non_negative,)),
+    CatalogField("audio_input_price", "pricing.audio_input", PRICING, OPTIONAL_PRICE, (_non_negative,)),
+    CatalogField("audio_output_price", "pricing.audio_output", PRICING, OPTIONAL_PRICE, (_non_negative,)),
+    CatalogField("image_input_price", "pricing.image_input", PRICING, OPTIONAL_PRICE, (_non_negative,)),
+    CatalogField("image_output_price", "pricing.image_output", PRICING, OPTIONAL_PRICE, (_non_negative,)),
+    CatalogField("request_fees", "pricing.request_fees", PRICING, REQUEST_FEES, (_parsed_by(_request_fees),)),
+    CatalogField("price_tiers", "pricing.tiers", PRICING, TIERS, (_parsed_by(_tiers),)),
+    CatalogField(
+        "service_tiers",
+        "pricing.service_tiers",
+        PRICING,
+        SERVICE_TIER_PRICES,
+        (_parsed_by(_service_tiers),),
+    ),
+    CatalogField("price_schedule", "price_schedule", SCHEDULED, SCHEDULE, (_parsed_by(_price_schedule),)),
     CatalogField("supports_vision", "capabilities", CAPS, CAPABILITY, capability="vision"),
     CatalogField(
         "supports_function_calling", "capabilities", CAPS, CAPABILITY, capability="function-calling"
@@ -262,6 +619,8 @@ CATALOG_FIELDS: tuple[CatalogField, ...] = (
     CatalogField("is_internal_only", "is_internal_only", ACCESS, FLAG),
     CatalogField("is_experimental", "is_experimental", ACCESS, FLAG),
     CatalogField("status", "status", "Status", STATUS, (_one_of(STATUSES, blank=False),)),
+    CatalogField("deprecation_date", "deprecation_date", "Status", DATE),
+    CatalogField("successor", "successor", "Status", OPTIONAL_TEXT, (_successor,)),
 )
 
 BY_COLUMN: dict[str, CatalogField] = {field.column: field for field in CATALOG_FIELDS}
@@ -278,7 +637,17 @@ FILE_KEYS: tuple[str, ...] = tuple(dict.fromkeys(field.read_name for field in CA
 # Where a column lives in a file, so errors name what the user wrote.
 FILE_KEY_FOR_COLUMN: dict[str, str] = {field.column: field.file_key for field in CATALOG_FIELDS}
 # The admin change form's sections, in this order; each lists its columns in declaration order.
-SECTIONS: tuple[str, ...] = (IDENTITY, PRICING, CAPS, "Reasoning", ROUTING, DISPLAY, ACCESS, "Status")
+SECTIONS: tuple[str, ...] = (
+    IDENTITY,
+    PRICING,
+    SCHEDULED,
+    CAPS,
+    "Reasoning",
+    ROUTING,
+    DISPLAY,
+    ACCESS,
+    "Status",
+)
 FIELDSETS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
     (title, tuple(f.column for f in CATALOG_FIELDS if f.fieldset == title)) for title in SECTIONS
 )
@@ -404,7 +773,9 @@ def columns_from_read(config: Any) -> dict[str, Any]:
         if field.capability:
             columns[field.column] = field.capability in config.capabilities
         elif field.file_key.startswith("pricing."):
-            columns[field.column] = getattr(config.pricing, field.file_key.split(".", 1)[1])
+            columns[field.column] = field.kind.to_column(
+                getattr(config.pricing, field.file_key.split(".", 1)[1])
+            )
         else:
             columns[field.column] = field.kind.to_column(getattr(config, field.read_name))
     return columns
@@ -446,3 +817,111 @@ def read_type_fields() -> list[tuple[str, str, Any]]:
     required = [(name, ann, MISSING) for name, (ann, default) in specs.items() if default is MISSING]
     optional = [(name, ann, default) for name, (ann, default) in specs.items() if default is not MISSING]
     return required + optional
+
+
+# --- the price timeline: past entries are history, future ones are the editor's ------
+
+
+def pricing_object_from_columns(get: Callable[[str], Any]) -> dict[str, Any]:
+    """The canonical pricing object of a row's price columns (``get``: column → stored value)."""
+    canonical = {}
+    for key, field in PRICE_FIELDS.items():
+        value = get(field.column)
+        if isinstance(value, Decimal):
+            value = format_money(value)
+        if value not in (None, {}, []):
+            canonical[key] = value
+    return canonical
+
+
+def carry_price_timeline(
+    *,
+    before_pricing: Mapping[str, Any],
+    before_schedule: list[Mapping[str, Any]],
+    after_pricing: Mapping[str, Any],
+    after_schedule: list[Mapping[str, Any]],
+    now: datetime,
+    listed_since: datetime,
+) -> list[Mapping[str, Any]]:
+    """The timeline to store when a model's prices or schedule are written at ``now``.
+
+    What took effect by ``now`` is history and stays as stored, whatever the
+    write says (a revert or an old file cannot reprice the past); what takes
+    effect later is the writer's. When the listed prices change, the change
+    takes effect now and joins the history, after the prices it replaces (in
+    force since ``listed_since`` if the model had no timeline yet). Canonical
+    (column) forms in and out.
+    """
+    past = [entry for entry in before_schedule if datetime.fromisoformat(entry["effective_from"]) <= now]
+    future = [entry for entry in after_schedule if datetime.fromisoformat(entry["effective_from"]) > now]
+    in_force = past[-1]["pricing"] if past else before_pricing
+    if dict(after_pricing) != dict(in_force):
+        if not past:
+            past = [{"effective_from": format_datetime_utc(listed_since), "pricing": dict(before_pricing)}]
+        past.append({"effective_from": format_datetime_utc(now), "pricing": dict(after_pricing)})
+    return past + future
+
+
+def _describe_prices(prices: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in prices.items():
+        if key == "tiers":
+            parts.append(f"tiers ({describe_tiers(value)})")
+        elif key == "service_tiers":
+            parts.append(f"service tiers ({describe_service_tiers(value)})")
+        elif key == "request_fees":
+            parts.append(f"fees ({describe_request_fees(value)})")
+        else:
+            parts.append(f"{key.replace('_', ' ')} {value}")
+    return ", ".join(parts)
+
+
+def describe_tiers(value: Any) -> str:
+    """Canonical tiers as people read them: "above 200,000 tokens: input 2.5, output 15"."""
+    if not value:
+        return "none"
+    return "; ".join(
+        f"above {row['above_input_tokens']:,} tokens: "
+        + _describe_prices({key: price for key, price in row.items() if key != "above_input_tokens"})
+        for row in value
+    )
+
+
+def describe_service_tiers(value: Any) -> str:
+    if not value:
+        return "none"
+    return "; ".join(
+        f"{name} x{row['multiplier']}" if "multiplier" in row else f"{name}: {_describe_prices(row)}"
+        for name, row in value.items()
+    )
+
+
+def describe_request_fees(value: Any) -> str:
+    if not value:
+        return "none"
+    parts = []
+    for key, price in value.items():
+        match = _FEE_KEY.match(key)
+        parts.append(
+            f"{match.group(1).replace('_', ' ')} {price} per {int(match.group(2)):,}" if match else key
+        )
+    return "; ".join(parts)
+
+
+def describe_price_schedule(value: Any) -> str:
+    """Canonical timeline as people read it, one entry per line, times in UTC."""
+    if not value:
+        return "none"
+    return "\n".join(
+        f"from {entry['effective_from'].replace('T', ' ')[:19]} UTC: {_describe_prices(entry['pricing'])}"
+        for entry in value
+    )
+
+
+# Columns kept as JSON whose diffs and history read better in words.
+DESCRIBE_COLUMN: dict[str, Callable[[Any], str]] = {
+    "price_tiers": describe_tiers,
+    "service_tiers": describe_service_tiers,
+    "request_fees": describe_request_fees,
+    "price_schedule": describe_price_schedule,
+}

@@ -31,8 +31,9 @@ REFERENCE_USAGE = {
 }
 DRIFT_THRESHOLD = Decimal("0.05")
 
-# Every file key but the id: what a static entry and a database row are compared on.
-_COMPARED_KEYS = tuple(key for key in FILE_KEYS if key != "id")
+# Every file key but the id and the price timeline (history of the database's own edits; the
+# prices in force are compared): what a static entry and a database row are compared on.
+_COMPARED_KEYS = tuple(key for key in FILE_KEYS if key not in ("id", "price_schedule"))
 
 
 @dataclass(frozen=True, slots=True)

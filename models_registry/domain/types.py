@@ -10,6 +10,8 @@ catalog field reaches the read type without being restated here.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_right
+from datetime import UTC, date, datetime
 from typing import Any
 
 from models_registry.domain.fields import CAPABILITY_COLUMNS, EDITABLE_COLUMNS, file_entry, read_type_fields
@@ -75,8 +77,34 @@ class ModelConfigBehaviour:
 
     @property
     def is_selectable(self) -> bool:
-        """Whether a user may pick it: active or beta (internal-only is a separate flag)."""
-        return self.status in SELECTABLE_STATUSES
+        """Whether a user may pick it: active or beta and not past its deprecation date
+        (internal-only is a separate flag)."""
+        return self.is_selectable_on(datetime.now(UTC).date())
+
+    def is_selectable_on(self, day: date) -> bool:
+        return self.status in SELECTABLE_STATUSES and not self.is_past_deprecation(day)
+
+    def is_past_deprecation(self, day: date) -> bool:
+        """Whether ``deprecation_date`` (a UTC day) has come: treated as deprecated for selection."""
+        return self.deprecation_date is not None and self.deprecation_date <= day
+
+    def pricing_at(self, at: datetime | None = None) -> tuple[Pricing, datetime | None]:
+        """The prices in force at ``at`` (default now) and when they took effect.
+
+        The latest timeline entry that took effect by ``at``; before the first
+        one (or without a timeline) the listed prices, with ``None``.
+        """
+        schedule = self.price_schedule
+        if not schedule:
+            return self.pricing, None
+        moment = datetime.now(UTC) if at is None else at
+        if moment.tzinfo is None:
+            raise ValueError("at must be an aware datetime (UTC), not a naive one")
+        position = bisect_right(schedule, moment, key=_effective_from)
+        if position == 0:
+            return self.pricing, None
+        entry = schedule[position - 1]
+        return entry.pricing, entry.effective_from
 
     @property
     def api_model_id(self) -> str:
@@ -88,6 +116,10 @@ class ModelConfigBehaviour:
         entry = file_entry(self)
         head = {"id": entry.pop("id"), "provider": entry.pop("provider"), "provider_name": self.provider_name}
         return {**head, **entry}
+
+
+def _effective_from(entry: Any) -> datetime:
+    return entry.effective_from
 
 
 def _build_model_config() -> type:
