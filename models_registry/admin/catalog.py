@@ -33,10 +33,11 @@ from models_registry.admin.forms import (
     ReactivateForm,
     ReasonForm,
 )
+from models_registry.admin.price_widgets import timeline_rows
 from models_registry.admin.resources import AIModelResource, CatalogJSON
 from models_registry.admin.uploads import DatabaseUploadStorage
 from models_registry.catalog import services
-from models_registry.domain.fields import FIELDSETS
+from models_registry.domain.fields import FIELDSETS, SCHEDULED, describe_price_schedule
 from models_registry.domain.imports import ImportFileError
 from models_registry.domain.types import format_money
 from models_registry.models import CAPABILITY_FIELDS, AIModel, Provider
@@ -110,7 +111,24 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
 
     # --- change form ---
     # The catalog's sections come from the field declaration (domain.fields).
-    fieldsets = tuple((title, {"fields": columns}) for title, columns in FIELDSETS)
+    # The timeline is shown as a table and edited through the price fields, not as JSON.
+    fieldsets = tuple(
+        (
+            title,
+            {
+                "fields": tuple(
+                    name
+                    for column in columns
+                    for name in (
+                        ("price_timeline", "prices_effective_from", "cancel_scheduled")
+                        if column == "price_schedule"
+                        else (column,)
+                    )
+                )
+            },
+        )
+        for title, columns in FIELDSETS
+    )
     audit_fieldset = (
         "Audit",
         {"classes": ("collapse",), "fields": ("created_at", "created_by", "updated_at", "updated_by")},
@@ -119,6 +137,8 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: AIModel | None = None) -> list:
         fieldsets = list(self.fieldsets)
+        if obj is None:  # a new model has no timeline yet: its prices take effect now
+            fieldsets = [(title, options) for title, options in fieldsets if title != SCHEDULED]
         if obj is not None:
             fieldsets.append(self.audit_fieldset)
         if self.can_save(request, obj):
@@ -127,7 +147,30 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: AIModel | None = None) -> tuple[str, ...]:
         audit = ("created_at", "created_by", "updated_at", "updated_by")
-        return ("model_id", *audit) if obj is not None else audit
+        return ("model_id", "price_timeline", *audit) if obj is not None else audit
+
+    @admin.display(description="price timeline")
+    def price_timeline(self, obj: AIModel) -> str:
+        rows = timeline_rows(obj.price_schedule or [], timezone.now())
+        if not rows:
+            return "No price change yet: the listed prices apply since the model was created."
+        return format_html(
+            '<table class="price-timeline"><thead><tr><th>takes effect (UTC)</th><th>state</th>'
+            "<th>prices (USD per 1M tokens)</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                '<tr class="timeline-{}"><td>{}</td><td>{}</td><td>{}</td></tr>',
+                (
+                    (
+                        row["state"].replace(" ", "-"),
+                        row["entry"]["effective_from"].replace("T", " ").replace("Z", " UTC"),
+                        row["state"],
+                        describe_price_schedule([row["entry"]]).split(": ", 1)[1],
+                    )
+                    for row in rows
+                ),
+            ),
+        )
 
     # --- list columns ---
     @admin.display(description="status", ordering="status")
@@ -176,6 +219,18 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
     # --- saving through services ---
     create_service = staticmethod(services.save_new_model)
     update_service = staticmethod(services.update_model)
+
+    def update_object(self, request: HttpRequest, obj: AIModel, form: Any) -> Any:
+        return services.update_model(
+            obj,
+            user=request.user,
+            reason=form.cleaned_data["reason"],
+            changes=form.model_changes,
+            expected_version=form.cleaned_data["seen_version"],
+            prices_effective_from=form.cleaned_data.get("prices_effective_from"),
+            cancel_scheduled=form.cleaned_data.get("cancel_scheduled") or (),
+        )
+
     revert_service = staticmethod(services.revert_model)
 
     # --- actions ---

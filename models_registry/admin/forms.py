@@ -4,18 +4,32 @@ check, the action and revert confirmation forms, and the import forms."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from models_registry.admin.audited import REASON_LABEL, AuditedForm, reason_field
+from models_registry.admin.price_widgets import PriceTiersField, RequestFeesField, ServiceTiersField
+from models_registry.domain.fields import (
+    PRICE_FIELDS as DECLARED_PRICES,
+)
+from models_registry.domain.fields import (
+    PRICE_KINDS,
+    in_force_pricing_object,
+    pricing_object_from_columns,
+)
 from models_registry.domain.types import EDITABLE_MODEL_FIELDS, format_money
 from models_registry.models import AIModel, ModelStatus, Provider
 
-PRICE_FIELDS = ("input_price", "output_price", "cached_input_price", "reasoning_price")
+# Price columns shown as "2.5", not the column's "2.500000".
+PRICE_FIELDS = tuple(field.column for field in DECLARED_PRICES.values() if field.kind in PRICE_KINDS)
+PRICE_COLUMNS = tuple(field.column for field in DECLARED_PRICES.values())
 
 
 class PrettyJSONField(forms.JSONField):
@@ -67,13 +81,27 @@ class HostOrderField(forms.Field):
 class AIModelForm(AuditedForm):
     """The change form: every save needs a reason, and refuses if the model changed since it was opened."""
 
+    prices_effective_from = forms.DateTimeField(
+        label="Prices take effect",
+        required=False,
+        help_text="UTC, e.g. 2026-12-01 00:00. Blank: now. A future time schedules the price changes "
+        "of this form; the listed prices stay until then.",
+    )
+    cancel_scheduled = forms.MultipleChoiceField(
+        label="Cancel scheduled prices", required=False, widget=forms.CheckboxSelectMultiple
+    )
+
     class Meta:
         model = AIModel
-        fields = ("model_id", *EDITABLE_MODEL_FIELDS)
+        # The timeline is written by the price fields and the two fields above, not as JSON.
+        fields = ("model_id", *(name for name in EDITABLE_MODEL_FIELDS if name != "price_schedule"))
         field_classes = {
             "reasoning_config": PrettyJSONField,
             "benchmarks": PrettyJSONField,
             "host_order": HostOrderField,
+            "price_tiers": PriceTiersField,
+            "service_tiers": ServiceTiersField,
+            "request_fees": RequestFeesField,
         }
         help_texts = {
             "host_order": "One host per line, in the order they are tried.",
@@ -87,10 +115,44 @@ class AIModelForm(AuditedForm):
         # (host_order's list); changes are judged against the stored row instead.
         if "host_order" in self.fields:
             self.fields["host_order"].show_hidden_initial = False
+        now = timezone.now()
+        self.listed_prices_behind = False
+        if self.instance.pk is not None:
+            schedule = self.instance.price_schedule or []
+            self.fields["cancel_scheduled"].choices = [
+                (entry["effective_from"], f"from {entry['effective_from']}")
+                for entry in schedule
+                if datetime.fromisoformat(entry["effective_from"]) > now
+            ]
+            # A scheduled price that took effect since the last save: the form shows (and saves)
+            # the prices in force, not the listed ones it replaced.
+            listed = pricing_object_from_columns(lambda column: getattr(self.instance, column))
+            in_force = in_force_pricing_object(listed, schedule, now)
+            self.listed_prices_behind = in_force != listed
+            if self.listed_prices_behind and not self.is_bound:
+                for key, field in DECLARED_PRICES.items():
+                    if field.column in self.fields:
+                        self.initial[field.column] = in_force.get(key, self.fields[field.column].initial)
         if self.instance.pk is not None and not self.is_bound:
             for name in PRICE_FIELDS:  # "2.5", not the column's "2.500000"
                 if name in self.fields and self.initial.get(name) is not None:
-                    self.initial[name] = format_money(self.initial[name])
+                    self.initial[name] = format_money(Decimal(str(self.initial[name])))
+
+    @property
+    def changed_model_fields(self) -> list[str]:
+        changed = super().changed_model_fields
+        if self.listed_prices_behind:  # bring the listed prices up to those in force
+            changed += [column for column in PRICE_COLUMNS if column in self.fields and column not in changed]
+        return changed
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            return super().clean()
+        except ValidationError as error:
+            # Cancelling a scheduled price is a change of its own.
+            if self.cleaned_data.get("cancel_scheduled") and "Nothing to save" in " ".join(error.messages):
+                return self.cleaned_data
+            raise
 
 
 class ProviderForm(AuditedForm):

@@ -365,11 +365,11 @@ def update(
             change_type = row.change_type_of(before, after)
         _record(row, user=user, reason=reason, change_type=change_type, diff=field_diff(row, before))
         bump_on_commit()
-    _copy_state(row, obj)
+    copy_state(row, obj)
     return obj
 
 
-def _copy_state(source: models.Model, target: models.Model) -> None:
+def copy_state(source: models.Model, target: models.Model) -> None:
     if source is target:
         return
     for field in source._meta.concrete_fields:
@@ -483,5 +483,5 @@ def revert(obj: A, *, to_version: int, user: Any, reason: str, expected_version:
             changes=changes,
             change_type=ChangeType.REVERTED,
         )
-    _copy_state(row, obj)
+    copy_state(row, obj)
     return obj

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,7 +27,12 @@ from models_registry.audit.values import error_lines
 from models_registry.audit.writes import EditConflict, require_reason  # noqa: F401  (part of this API)
 from models_registry.catalog.conversions import config_from_model
 from models_registry.catalog.models import AIModel, ModelStatus, Provider
-from models_registry.domain.fields import field_values_from_config
+from models_registry.domain.fields import (
+    PRICE_FIELDS,
+    field_values_from_config,
+    pricing_object_from_columns,
+    schedule_prices,
+)
 from models_registry.domain.imports import (
     ENTRY_KEY_FOR_FIELD,
     NEW,
@@ -83,13 +89,62 @@ def update_model(
     reason: str,
     changes: Mapping[str, Any],
     expected_version: int | None = None,
+    prices_effective_from: datetime | None = None,
+    cancel_scheduled: Iterable[str] = (),
 ) -> AIModel:
     """Apply ``changes`` (field → new value) to ``model`` as one new version.
 
     With ``expected_version`` (the version the editor saw), refuse with
     :class:`EditConflict` if someone saved a newer version meanwhile.
+
+    Price changes take effect now and join the price timeline. With a future
+    ``prices_effective_from`` they are scheduled instead: the listed prices
+    stay, and every worker bills the new ones from that time on, with no
+    further write. ``cancel_scheduled`` names scheduled entries (their
+    ``effective_from`` as stored) to drop; one that took effect already is
+    history and cannot be dropped.
     """
-    return writes.update(model, user=user, reason=reason, changes=changes, expected_version=expected_version)
+    changes = dict(changes)
+    cancel = set(cancel_scheduled)
+    now = timezone.now()
+    scheduling = prices_effective_from is not None and prices_effective_from > now
+    if not scheduling and not cancel:
+        return writes.update(
+            model, user=user, reason=reason, changes=changes, expected_version=expected_version
+        )
+    with transaction.atomic():
+        row = writes.lock(AIModel, model.pk)
+        writes.check_version(row, expected_version)
+        schedule = list(changes.pop("price_schedule", row.price_schedule) or [])
+        for moment in cancel:
+            if datetime.fromisoformat(moment) <= now:
+                raise ValidationError(
+                    {"price_schedule": f"The price of {moment} took effect already: it is history."}
+                )
+        schedule = [entry for entry in schedule if entry["effective_from"] not in cancel]
+        if scheduling:
+            price_columns = {field.column for field in PRICE_FIELDS.values()}
+            listed = pricing_object_from_columns(lambda column: getattr(row, column))
+            new_prices = pricing_object_from_columns(
+                lambda column: changes.pop(column) if column in changes else getattr(row, column)
+            )
+            for column in price_columns:
+                changes.pop(column, None)
+            try:
+                schedule = schedule_prices(
+                    listed=listed,
+                    schedule=schedule,
+                    pricing=new_prices,
+                    effective_from=prices_effective_from,
+                    now=now,
+                    listed_since=row.created_at or now,
+                )
+            except ValueError as error:
+                raise ValidationError({"price_schedule": str(error)}) from None
+        changes["price_schedule"] = schedule
+        writes.update(row, user=user, reason=reason, changes=changes)
+    writes.copy_state(row, model)
+    return model
 
 
 def duplicate_model(

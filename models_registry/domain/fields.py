@@ -624,6 +624,7 @@ CATALOG_FIELDS: tuple[CatalogField, ...] = (
 )
 
 BY_COLUMN: dict[str, CatalogField] = {field.column: field for field in CATALOG_FIELDS}
+PRICE_KINDS = (PRICE, OPTIONAL_PRICE)  # the price columns (the others are kept as JSON)
 COLUMNS: tuple[str, ...] = tuple(BY_COLUMN)
 # What an editor sets (form, import, revert): everything but the id.
 EDITABLE_COLUMNS: tuple[str, ...] = tuple(column for column in COLUMNS if column != "model_id")
@@ -849,13 +850,16 @@ def carry_price_timeline(
     write says (a revert or an old file cannot reprice the past); what takes
     effect later is the writer's. When the listed prices change, the change
     takes effect now and joins the history, after the prices it replaces (in
-    force since ``listed_since`` if the model had no timeline yet). Canonical
+    force since ``listed_since`` if the model had no timeline yet); listed prices
+    set to what a timeline entry already made current add nothing. Canonical
     (column) forms in and out.
     """
     past = [entry for entry in before_schedule if datetime.fromisoformat(entry["effective_from"]) <= now]
     future = [entry for entry in after_schedule if datetime.fromisoformat(entry["effective_from"]) > now]
     in_force = past[-1]["pricing"] if past else before_pricing
-    if dict(after_pricing) != dict(in_force):
+    # Only a change of the listed prices by this write is a price change: listed prices left
+    # behind by a scheduled entry that took effect since are not one.
+    if dict(after_pricing) != dict(before_pricing) and dict(after_pricing) != dict(in_force):
         if not past:
             past = [{"effective_from": format_datetime_utc(listed_since), "pricing": dict(before_pricing)}]
         past.append({"effective_from": format_datetime_utc(now), "pricing": dict(after_pricing)})
@@ -925,3 +929,47 @@ DESCRIBE_COLUMN: dict[str, Callable[[Any], str]] = {
     "request_fees": describe_request_fees,
     "price_schedule": describe_price_schedule,
 }
+
+
+def parse_column_value(column: str, value: Any) -> Any:
+    """A file-shaped value of ``column`` in its stored (canonical) form; ``ValueError`` says what is wrong."""
+    try:
+        return BY_COLUMN[column].kind.parse(value)
+    except _Problem as problem:
+        raise ValueError(str(problem)) from None
+
+
+def in_force_pricing_object(
+    listed: Mapping[str, Any], schedule: list[Mapping[str, Any]], now: datetime
+) -> dict[str, Any]:
+    """The canonical prices in force at ``now``: the latest timeline entry by then, else the listed ones."""
+    current = dict(listed)
+    for entry in schedule:
+        if datetime.fromisoformat(entry["effective_from"]) <= now:
+            current = dict(entry["pricing"])
+    return current
+
+
+def schedule_prices(
+    *,
+    listed: Mapping[str, Any],
+    schedule: list[Mapping[str, Any]],
+    pricing: Mapping[str, Any],
+    effective_from: datetime,
+    now: datetime,
+    listed_since: datetime,
+) -> list[Mapping[str, Any]]:
+    """The timeline with ``pricing`` scheduled from ``effective_from`` (after ``now``), replacing an
+    entry scheduled at the same time. A timeline started here first records the listed prices."""
+    if effective_from <= now:
+        raise ValueError(
+            "a scheduled price change must take effect in the future; leave the time blank for now"
+        )
+    entries = [dict(entry) for entry in schedule]
+    if not entries:
+        entries.append({"effective_from": format_datetime_utc(listed_since), "pricing": dict(listed)})
+    moment = format_datetime_utc(effective_from)
+    entries = [entry for entry in entries if entry["effective_from"] != moment]
+    entries.append({"effective_from": moment, "pricing": dict(pricing)})
+    entries.sort(key=lambda entry: datetime.fromisoformat(entry["effective_from"]))
+    return entries

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -15,6 +17,15 @@ from models_registry.domain.static_catalog import parse_entry
 from models_registry.models import AIModel
 
 from .conftest import entry, history_rows, stored_version
+
+TIMELINE_LINE = re.compile(r"from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC: (.+)")
+
+
+def timeline_entries(text: str) -> list[tuple[str, str]]:
+    """A price timeline as the history shows it: (UTC time, prices) per line."""
+    matches = [TIMELINE_LINE.fullmatch(line) for line in text.split("\n")]
+    assert all(matches), text
+    return [(match.group(1), match.group(2)) for match in matches]
 
 
 def export_entries() -> list[dict]:
@@ -55,9 +66,23 @@ def test_import_merges_creates_and_records_user_and_reason(gpt, claude, editor):
         "editor",
         editor.pk,
         "Imported from prices.json",
-        ("input_price",),
+        ("input_price", "price_schedule"),
     )
-    assert [(c.old, c.new) for c in update.changes] == [("2.5", "2")]
+    price, timeline = update.changes
+    assert (price.old, price.new) == ("2.5", "2")
+    # The price change joins the timeline: the old prices since the model was listed, then the new.
+    assert timeline.old == "none"
+    (since, old_prices), (changed_at, new_prices) = timeline_entries(timeline.new)
+    assert (since, old_prices, new_prices) == (
+        f"{gpt.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+        "input 2.5, output 10",
+        "input 2, output 10",
+    )
+    assert changed_at >= since
+    assert [entry["pricing"] for entry in gpt.price_schedule] == [
+        {"input": "2.5", "output": "10"},
+        {"input": "2", "output": "10"},
+    ]
     assert gpt.version == 2
     created = AIModel.objects.get(model_id="openai:gpt-new")
     assert (created.created_by, created.supports_vision, created.input_price) == (

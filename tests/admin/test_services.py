@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -14,6 +16,15 @@ from models_registry.catalog import services
 from models_registry.models import AIModel
 from models_registry.read import catalog_version
 
+TIMELINE_LINE = re.compile(r"from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC: (.+)")
+
+
+def timeline_entries(text: str) -> list[tuple[str, str]]:
+    """A price timeline as the history shows it: (UTC time, prices) per line."""
+    matches = [TIMELINE_LINE.fullmatch(line) for line in text.split("\n")]
+    assert all(matches), text
+    return [(match.group(1), match.group(2)) for match in matches]
+
 
 def test_update_records_user_and_reason_and_diff(gpt, editor):
     services.update_model(gpt, user=editor, reason="Price drop", changes={"input_price": Decimal("2")})
@@ -21,7 +32,17 @@ def test_update_records_user_and_reason_and_diff(gpt, editor):
     latest = versions_of(gpt)[-1]
     assert latest.number == 2
     assert (latest.changed_by, latest.user_id, latest.reason) == ("editor", editor.pk, "Price drop")
-    assert [(c.field, c.old, c.new) for c in latest.changes] == [("input_price", "2.5", "2")]
+    price, timeline = latest.changes
+    assert (price.field, price.old, price.new) == ("input_price", "2.5", "2")
+    # The price change joins the timeline: the old prices since the model was listed, then the new.
+    assert (timeline.field, timeline.old) == ("price_schedule", "none")
+    (since, old_prices), (changed_at, new_prices) = timeline_entries(timeline.new)
+    assert (since, old_prices, new_prices) == (
+        f"{gpt.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}",
+        "input 2.5, output 10",
+        "input 2, output 10",
+    )
+    assert changed_at >= since
     gpt.refresh_from_db()
     assert gpt.updated_by == editor
     assert gpt.version == 2
@@ -73,12 +94,27 @@ def test_revert_adds_a_version_and_keeps_history(gpt, editor):
     assert versions[2].reason == "Reverted to v1: Announced by mistake"
     assert (versions[2].number, versions[2].change_type) == (3, "reverted")
     assert (versions[2].changed_by, versions[2].user_id) == ("editor", editor.pk)
-    assert {c.field: (c.old, c.new) for c in versions[2].changes} == {
+    changes = {c.field: (c.old, c.new) for c in versions[2].changes}
+    timeline_before, timeline_after = changes.pop("price_schedule")
+    assert changes == {
         "input_price": ("3", "2.5"),
         "name": ("X", "GPT Test"),
     }
+    # The raise took effect, so it stays in the timeline; the restored price is added from now on.
+    assert timeline_before == {c.field: c.new for c in versions[1].changes}["price_schedule"]
+    assert [prices for _, prices in timeline_entries(timeline_before)] == [
+        "input 2.5, output 10",
+        "input 3, output 10",
+    ]
+    assert timeline_after.startswith(timeline_before + "\n")
+    assert [prices for _, prices in timeline_entries(timeline_after)] == [
+        "input 2.5, output 10",
+        "input 3, output 10",
+        "input 2.5, output 10",
+    ]
     gpt.refresh_from_db()
     assert (gpt.name, gpt.input_price, gpt.version) == ("GPT Test", Decimal("2.5"), 3)
+    assert [entry["pricing"]["input"] for entry in gpt.price_schedule] == ["2.5", "3", "2.5"]
 
 
 def test_revert_to_the_current_state_is_refused(gpt, editor):
