@@ -121,6 +121,56 @@ def run() -> None:
                 ),
             )
         )
+        # Long-context tiers and cache writes, as Anthropic bills Claude Sonnet 4.5 past 200k tokens.
+        from models_registry.catalog.services import update_model
+        from models_registry.models import AIModel
+
+        update_model(
+            AIModel.objects.get(model_id="anthropic:claude-sonnet-4.5"),
+            user=None,
+            reason="bench: tiers and cache writes",
+            changes={
+                "cache_write_5m_price": Decimal("3.75"),
+                "cache_write_1h_price": Decimal("6"),
+                "price_tiers": [
+                    {"above_input_tokens": 200000, "input": "6", "output": "22.5", "cached_input": "0.6",
+                     "cache_write_5m": "7.5", "cache_write_1h": "12"}
+                ],
+            },
+        )  # fmt: skip
+        registry.database_snapshot.invalidate()
+        anthropic_usage = {
+            "input_tokens": 2_000,
+            "cache_read_input_tokens": 230_000,
+            "cache_creation_input_tokens": 8_000,
+            "cache_creation": {"ephemeral_5m_input_tokens": 5_000, "ephemeral_1h_input_tokens": 3_000},
+            "output_tokens": 1_500,
+        }
+        registry.cost_for_usage("anthropic:claude-sonnet-4.5", anthropic_usage, usage_format="anthropic")
+        rows.append(
+            (
+                "cost_for_usage (anthropic, tier, cache writes)",
+                per_call_ns(
+                    lambda: registry.cost_for_usage(
+                        "anthropic:claude-sonnet-4.5", anthropic_usage, usage_format="anthropic"
+                    )
+                ),
+            )
+        )
+        rows.append(
+            (
+                "calculate_cost, tiered, cache writes",
+                per_call_ns(
+                    lambda: registry.calculate_cost(
+                        "anthropic:claude-sonnet-4.5",
+                        input_tokens=240_000,
+                        cached_input_tokens=230_000,
+                        cache_write_tokens=5_000,
+                        output_tokens=1_500,
+                    )
+                ),
+            )
+        )
     with override_settings(MODELS_REGISTRY_SOURCE="rollout"):
         from models_registry.rollout.flags import set_flag_percent
 

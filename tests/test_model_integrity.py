@@ -1,5 +1,7 @@
 """Integrity rules hold through full_clean() and, where the issue asks, in the database itself."""
 
+import re
+from datetime import UTC
 from decimal import Decimal
 
 import pytest
@@ -94,10 +96,20 @@ def test_changing_two_fields_makes_version_2_with_exactly_that_diff(gpt5, editor
     assert version.change_type == "updated"
     assert (version.changed_by, version.user_id) == ("editor", editor.pk)
     assert version.reason == "OpenAI price drop"
-    assert {(c.field, c.old, c.new) for c in version.changes} == {
-        ("input_price", "2.5", "2"),
-        ("context_window", "200000", "400000"),
+    changes = {c.field: (c.old, c.new) for c in version.changes}
+    timeline_old, timeline_new = changes.pop("price_schedule")
+    assert changes == {
+        "input_price": ("2.5", "2"),
+        "context_window": ("200000", "400000"),
     }
+    # The price change joins the timeline: the old prices since the model was listed, then the new.
+    assert timeline_old == "none"
+    since, changed = timeline_new.split("\n")
+    listed_since = f"{gpt5.created_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+    assert since == f"from {listed_since} UTC: input 2.5, output 10, cached input 0.25"
+    assert re.fullmatch(
+        r"from \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC: input 2, output 10, cached input 0\.25", changed
+    ), changed
     assert AIModel.objects.get(pk=gpt5.pk).version == 2
 
 

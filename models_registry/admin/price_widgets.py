@@ -155,8 +155,9 @@ class PriceTiersField(_CanonicalJSONField):
 
 class _ServiceTiersWidget(PriceRowsWidget):
     def rows_of(self, value: Any) -> list[dict[str, str]]:
-        value = value or {}
-        return [dict(value.get(name, {})) for name in self.row_labels]
+        # Stored: {name: prices}; re-shown after an error: the posted [(name, row), ...].
+        by_name = dict(value) if isinstance(value, list) else (value or {})
+        return [dict(by_name.get(name, {})) for name in self.row_labels]
 
 
 class ServiceTiersField(_CanonicalJSONField):
@@ -172,6 +173,8 @@ class ServiceTiersField(_CanonicalJSONField):
 
 class _FeesWidget(PriceRowsWidget):
     def rows_of(self, value: Any) -> list[dict[str, str]]:
+        if isinstance(value, list):  # re-shown after an error: the posted rows
+            return value
         return [{"fee": key, "price": price} for key, price in (value or {}).items()]
 
 

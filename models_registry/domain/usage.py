@@ -33,6 +33,8 @@ USAGE_FORMATS: tuple[str, ...] = ("openai-chat", "openai-responses", "anthropic"
 
 def _count(usage: Mapping[str, Any], key: str, where: str = "") -> int:
     value = usage.get(key)
+    if type(value) is int and value >= 0:  # the usual case, first
+        return value
     if value is None:
         return 0  # providers send null for a detail they did not measure
     if isinstance(value, bool) or not isinstance(value, int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -11,6 +12,15 @@ from models_registry.catalog import services
 from models_registry.models import AIModel, Provider
 
 from .conftest import add_form_data, change_form_data, history_rows, stored_version, url
+
+TIMELINE_LINE = re.compile(r"from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC: (.+)")
+
+
+def timeline_prices(text: str) -> list[str]:
+    """The prices on each line of a price timeline as the history shows it ("from <UTC time> UTC: ...")."""
+    matches = [TIMELINE_LINE.fullmatch(line) for line in text.split("\n")]
+    assert all(matches), text
+    return [match.group(2) for match in matches]
 
 
 @pytest.fixture
@@ -120,18 +130,49 @@ def test_host_order_is_edited_as_an_ordered_list(editor_client, gpt):
 
 def test_change_form_follows_the_schema(editor_client, gpt):
     form = editor_client.get(url("change", gpt.pk)).context["adminform"]
-    names = [fieldset.name for fieldset in form]
-    assert names == [
-        "Identity",
-        "Pricing (USD per 1M tokens)",
-        "Capabilities",
-        "Reasoning",
-        "Routing",
-        "Display",
-        "Access",
-        "Status",
-        "Audit",
-        "Reason for change",
+    sections = [(fieldset.name, tuple(fieldset.fields)) for fieldset in form]
+    assert sections == [
+        ("Identity", ("model_id", "provider", "name", "description", "context_window", "max_output_tokens")),
+        (
+            "Pricing (USD per 1M tokens)",
+            (
+                "input_price",
+                "output_price",
+                "cached_input_price",
+                "reasoning_price",
+                "cache_write_5m_price",
+                "cache_write_1h_price",
+                "audio_input_price",
+                "audio_output_price",
+                "image_input_price",
+                "image_output_price",
+                "request_fees",
+                "price_tiers",
+                "service_tiers",
+            ),
+        ),
+        # The timeline is shown as a table (read-only) and edited through the prices above.
+        ("Price timeline", ("price_timeline", "prices_effective_from", "cancel_scheduled")),
+        (
+            "Capabilities",
+            (
+                "supports_vision",
+                "supports_function_calling",
+                "supports_thinking",
+                "supports_extended_thinking",
+                "supports_image_generation",
+            ),
+        ),
+        ("Reasoning", ("reasoning_config",)),
+        ("Routing", ("actual_model_id", "is_local", "gateway", "host_order")),
+        (
+            "Display",
+            ("knowledge_cutoff", "user_friendly_description", "best_for", "benchmarks", "speed_tier"),
+        ),
+        ("Access", ("is_pro", "is_internal_only", "is_experimental")),
+        ("Status", ("status", "deprecation_date", "successor")),
+        ("Audit", ("created_at", "created_by", "updated_at", "updated_by")),
+        ("Reason for change", ("reason", "seen_version")),
     ]
 
 
@@ -147,9 +188,14 @@ def test_history_lists_who_when_why_and_old_to_new(editor_client, editor, gpt):
         (2, "updated", "editor", "Raise"),
         (1, "created", "system", "Test setup"),
     ]
-    assert versions[1]["changes"] == [
-        {"field": "input_price", "label": "input price", "old": "2.5", "new": "3"}
-    ]
+    price, timeline = versions[1]["changes"]
+    assert price == {"field": "input_price", "label": "input price", "old": "2.5", "new": "3"}
+    assert (timeline["field"], timeline["label"], timeline["old"]) == (
+        "price_schedule",
+        "price timeline",
+        "none",
+    )
+    assert timeline_prices(timeline["new"]) == ["input 2.5, output 10", "input 3, output 10"]
     initial = {change["field"]: change["new"] for change in versions[2]["changes"]}
     assert initial["provider"] == "OpenAI"  # shown by name, not by key
     assert response.text.count("Revert to version") == 2  # not offered for the current version
@@ -159,7 +205,17 @@ def test_revert_shows_the_diff_asks_why_and_adds_a_version(editor_client, editor
     services.update_model(gpt, user=editor, reason="Raise", changes={"input_price": Decimal("3")})
 
     page = editor_client.get(url("revert", gpt.pk, 1))
-    assert page.context["changes"] == [{"label": "input price", "current": "3", "target": "2.5"}]
+    price, timeline = page.context["changes"]
+    assert price == {"label": "input price", "current": "3", "target": "2.5"}
+    # The raise took effect, so the timeline keeps it; the restored price is added from now on.
+    assert timeline["label"] == "price timeline"
+    assert timeline_prices(timeline["current"]) == ["input 2.5, output 10", "input 3, output 10"]
+    assert timeline["target"].startswith(timeline["current"] + "\n")
+    assert timeline_prices(timeline["target"]) == [
+        "input 2.5, output 10",
+        "input 3, output 10",
+        "input 2.5, output 10",
+    ]
 
     no_reason = editor_client.post(url("revert", gpt.pk, 1), {"reason": "", "seen_version": 2})
     assert no_reason.context["form"].errors["reason"] == ["This field is required."]

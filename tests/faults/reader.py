@@ -48,7 +48,8 @@ def main(model_id: str, seconds: float) -> None:
         finally:
             latencies.append(time.perf_counter() - start)
             faulthandler.cancel_dump_traceback_later()
-        seen = (format_money(model.pricing.input) if model else None, source)
+        # The input price in force now (what the chat app bills), scheduled changes included.
+        seen = (format_money(model.pricing_at()[0].input) if model else None, source)
         if last is None:
             print(f"ready {seen[0]} {seen[1]}", flush=True)
         elif seen != last:

@@ -28,16 +28,21 @@ def test_the_file_keys_read_type_parity_import_and_admin_fields_are_the_declared
     assert {field.column_name for field in AIModelResource().get_import_fields()} == declared_keys
     read_fields = {field.name for field in dataclasses.fields(ModelConfig)} - {"provider_name"}
     assert read_fields == declared_keys  # the read type
-    assert {*parity._COMPARED_KEYS, "id"} == declared_keys  # parity
+    # Parity compares the prices in force, not the database's own price history.
+    assert {*parity._COMPARED_KEYS, "id", "price_schedule"} == declared_keys  # parity
 
     declared_columns = set(COLUMNS)
     stored = {f.name for f in AIModel._meta.concrete_fields} - set(Audited.audit_excluded_fields)
     assert stored == declared_columns  # the table holds exactly the declared fields
     assert {*IMPORTED_FIELDS, "model_id"} == declared_columns == set(ENTRY_KEY_FOR_FIELD)
-    assert set(AIModelForm.base_fields) - {"reason", "seen_version"} == declared_columns
+    # The price timeline is edited through the price fields (a time to schedule them, entries to
+    # cancel) and shown as a table, not as its JSON.
+    timeline_controls = {"prices_effective_from", "cancel_scheduled"}
+    form_fields = set(AIModelForm.base_fields) - {"reason", "seen_version"}
+    assert form_fields == declared_columns - {"price_schedule"} | timeline_controls
     model_admin = admin.site._registry[AIModel]
     in_fieldsets = {name for _, options in model_admin.fieldsets for name in options["fields"]}
-    assert in_fieldsets == declared_columns
+    assert in_fieldsets == declared_columns - {"price_schedule"} | timeline_controls | {"price_timeline"}
 
 
 def test_every_static_entry_round_trips_through_file_row_and_read_type(static_catalog):
