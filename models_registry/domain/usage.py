@@ -228,6 +228,13 @@ def _gemini_modality(usage: Mapping[str, Any], camel: str, modality: str) -> int
     return total
 
 
+def _gemini_uncached(usage: Mapping[str, Any], modality: str) -> int:
+    prompt = _gemini_modality(usage, "promptTokensDetails", modality)
+    cached = _gemini_modality(usage, "cacheTokensDetails", modality)
+    _part(f"promptTokensDetails[{modality}]", prompt, f"cacheTokensDetails[{modality}]", cached)
+    return prompt - cached
+
+
 def _gemini(usage: Mapping[str, Any], strict: bool) -> TokenUsage:
     _check_keys(usage, _GEMINI_KEYS, strict)
     prompt = _gemini_count(usage, "promptTokenCount")
@@ -242,8 +249,10 @@ def _gemini(usage: Mapping[str, Any], strict: bool) -> TokenUsage:
         output_tokens=candidates + thoughts,
         cached_input_tokens=cached,
         reasoning_tokens=thoughts,
-        audio_input_tokens=_gemini_modality(usage, "promptTokensDetails", "AUDIO"),
-        image_input_tokens=_gemini_modality(usage, "promptTokensDetails", "IMAGE"),
+        # promptTokensDetails covers the whole prompt, its cached part too (cacheTokensDetails):
+        # cached audio and images are cache reads, billed once, at the cached rate.
+        audio_input_tokens=_gemini_uncached(usage, "AUDIO"),
+        image_input_tokens=_gemini_uncached(usage, "IMAGE"),
         audio_output_tokens=_gemini_modality(usage, "candidatesTokensDetails", "AUDIO"),
         image_output_tokens=_gemini_modality(usage, "candidatesTokensDetails", "IMAGE"),
     )
