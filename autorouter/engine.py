@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from operator import attrgetter
 
@@ -65,6 +66,10 @@ def exclusion_for(
         return Exclusion(model.id, EXCLUDED, "excluded by the caller (already failed)")
     if model.status not in SELECTABLE_STATUSES:
         return Exclusion(model.id, NOT_SELECTABLE, "status is {}", (model.status,))
+    if model.deprecation_date is not None and model.is_past_deprecation(datetime.now(UTC).date()):
+        return Exclusion(
+            model.id, NOT_SELECTABLE, "deprecated since {}", (model.deprecation_date.isoformat(),)
+        )
     if model.is_internal_only:
         return Exclusion(model.id, INTERNAL_ONLY, "internal only")
     if profile is None:

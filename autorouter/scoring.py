@@ -90,7 +90,7 @@ def speed_matches(model: ModelConfig, settings: RouterSettings) -> list[tuple[st
 
 
 def model_features(model: ModelConfig, settings: RouterSettings) -> Features:
-    average = model.pricing.average
+    average = model.pricing_at()[0].average  # in force now: a scheduled price counts from its time
     mid = settings.mid_threshold
     matches = tuple(speed_matches(model, settings))
     return Features(

@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from models_registry.domain.fields import parse_column_value
 from models_registry.domain.values import SERVICE_TIERS, TIER_PRICE_KEYS
@@ -70,9 +71,9 @@ class PriceRowsWidget(forms.Widget):
             '<table class="price-rows" id="id_{}"><thead><tr>{}{}</tr></thead><tbody>{}</tbody></table>'
             '<input type="hidden" name="{}-count" value="{}">',
             name,
-            format_html(corner),
+            mark_safe(corner),
             head,
-            format_html("".join(str(row) for row in body)),
+            mark_safe("".join(body)),
             name,
             count,
         )

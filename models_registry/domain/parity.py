@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from models_registry.domain.fields import FILE_KEYS, file_entry
-from models_registry.domain.pricing import cost_usd
+from models_registry.domain.pricing import TokenUsage, breakdown
 from models_registry.domain.types import ModelConfig
 
 # A typical chat turn: 10k tokens in (2k of them cached), 2k out (500 reasoning).
@@ -29,6 +29,15 @@ REFERENCE_USAGE = {
     "output_tokens": 2_000,
     "reasoning_tokens": 500,
 }
+# The drift is the largest over these: the typical turn, a turn that writes the cache, and a
+# long-context one (300k prompt tokens: past every common tier threshold).
+REFERENCE_USAGES: tuple[TokenUsage, ...] = (
+    TokenUsage(**REFERENCE_USAGE),
+    TokenUsage(input_tokens=10_000, cached_input_tokens=2_000, cache_write_tokens=4_000,
+               cache_write_1h_tokens=1_000, output_tokens=2_000),
+    TokenUsage(input_tokens=300_000, cached_input_tokens=100_000,
+               output_tokens=4_000, reasoning_tokens=1_000),
+)  # fmt: skip
 DRIFT_THRESHOLD = Decimal("0.05")
 
 # Every file key but the id and the price timeline (history of the database's own edits; the
@@ -91,13 +100,18 @@ class ParityReport:
 
 
 def _drift(static: ModelConfig, database: ModelConfig) -> Decimal | None:
-    before = cost_usd(static.pricing, **REFERENCE_USAGE)
-    after = cost_usd(database.pricing, **REFERENCE_USAGE)
-    if before == after:
-        return None
-    if before == 0:
-        return Decimal("Infinity")
-    return (after - before) / before
+    """The largest relative change of a reference request's cost, at the prices in force now."""
+    static_pricing, database_pricing = static.pricing_at()[0], database.pricing_at()[0]
+    largest = None
+    for usage in REFERENCE_USAGES:
+        before = breakdown(static_pricing, usage).total
+        after = breakdown(database_pricing, usage).total
+        if before == after:
+            continue
+        drift = Decimal("Infinity") if before == 0 else (after - before) / before
+        if largest is None or abs(drift) > abs(largest):
+            largest = drift
+    return largest
 
 
 def compare_catalogs(
