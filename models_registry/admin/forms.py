@@ -145,6 +145,14 @@ class AIModelForm(AuditedForm):
             changed += [column for column in PRICE_COLUMNS if column in self.fields and column not in changed]
         return changed
 
+    def clean_prices_effective_from(self) -> datetime | None:
+        moment = self.cleaned_data.get("prices_effective_from")
+        if moment is not None and moment <= timezone.now():
+            raise ValidationError(
+                "Give a future time (UTC) to schedule the prices, or leave it blank for now."
+            )
+        return moment
+
     def clean(self) -> dict[str, Any]:
         try:
             return super().clean()

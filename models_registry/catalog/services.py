@@ -124,7 +124,6 @@ def update_model(
         schedule = [entry for entry in schedule if entry["effective_from"] not in cancel]
         if scheduling:
             price_columns = {field.column for field in PRICE_FIELDS.values()}
-            listed = pricing_object_from_columns(lambda column: getattr(row, column))
             new_prices = pricing_object_from_columns(
                 lambda column: changes.pop(column) if column in changes else getattr(row, column)
             )
@@ -132,12 +131,10 @@ def update_model(
                 changes.pop(column, None)
             try:
                 schedule = schedule_prices(
-                    listed=listed,
                     schedule=schedule,
                     pricing=new_prices,
                     effective_from=prices_effective_from,
                     now=now,
-                    listed_since=row.created_at or now,
                 )
             except ValueError as error:
                 raise ValidationError({"price_schedule": str(error)}) from None

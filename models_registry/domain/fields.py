@@ -856,12 +856,14 @@ def carry_price_timeline(
     """
     past = [entry for entry in before_schedule if datetime.fromisoformat(entry["effective_from"]) <= now]
     future = [entry for entry in after_schedule if datetime.fromisoformat(entry["effective_from"]) > now]
+    price_change = dict(after_pricing) != dict(before_pricing)
+    if not before_schedule and (future or price_change):
+        # A timeline starts: it first records the listed prices it departs from.
+        past = [{"effective_from": format_datetime_utc(listed_since), "pricing": dict(before_pricing)}]
     in_force = past[-1]["pricing"] if past else before_pricing
     # Only a change of the listed prices by this write is a price change: listed prices left
     # behind by a scheduled entry that took effect since are not one.
-    if dict(after_pricing) != dict(before_pricing) and dict(after_pricing) != dict(in_force):
-        if not past:
-            past = [{"effective_from": format_datetime_utc(listed_since), "pricing": dict(before_pricing)}]
+    if price_change and dict(after_pricing) != dict(in_force):
         past.append({"effective_from": format_datetime_utc(now), "pricing": dict(after_pricing)})
     return past + future
 
@@ -952,22 +954,19 @@ def in_force_pricing_object(
 
 def schedule_prices(
     *,
-    listed: Mapping[str, Any],
     schedule: list[Mapping[str, Any]],
     pricing: Mapping[str, Any],
     effective_from: datetime,
     now: datetime,
-    listed_since: datetime,
 ) -> list[Mapping[str, Any]]:
     """The timeline with ``pricing`` scheduled from ``effective_from`` (after ``now``), replacing an
-    entry scheduled at the same time. A timeline started here first records the listed prices."""
+    entry scheduled at the same time. (The write records the listed prices first if the timeline
+    starts here: :func:`carry_price_timeline`.)"""
     if effective_from <= now:
         raise ValueError(
             "a scheduled price change must take effect in the future; leave the time blank for now"
         )
     entries = [dict(entry) for entry in schedule]
-    if not entries:
-        entries.append({"effective_from": format_datetime_utc(listed_since), "pricing": dict(listed)})
     moment = format_datetime_utc(effective_from)
     entries = [entry for entry in entries if entry["effective_from"] != moment]
     entries.append({"effective_from": moment, "pricing": dict(pricing)})
