@@ -31,6 +31,7 @@ from models_registry.domain.fields import (
     PRICE_FIELDS,
     field_values_from_config,
     pricing_object_from_columns,
+    rewritten_history,
     schedule_prices,
 )
 from models_registry.domain.imports import (
@@ -385,7 +386,7 @@ def _import_in_transaction(
         provider_slugs=providers,
     )
     instances = _import_instances(plan, existing, befores, providers, user)
-    plan = plan.with_errors(_database_errors(plan, instances))
+    plan = plan.with_errors(_database_errors(plan, instances) + _history_errors(plan, befores))
     if not plan.ok:
         raise ImportRejected(plan)
     if expected_digest is not None and expected_digest != plan.digest:
@@ -481,6 +482,21 @@ def _import_instances(
             instance.updated_by = user
         instances[row.model_id] = instance
     return instances
+
+
+def _history_errors(plan: ImportPlan, befores: Mapping[str, Mapping[str, Any]]) -> list[RowError]:
+    """Rows whose price timeline rewrites prices that took effect already."""
+    now = timezone.now()
+    errors = []
+    for row in plan.rows:
+        if row.action != UPDATE or not any(change.field == "price_schedule" for change in row.changes):
+            continue
+        problem = rewritten_history(
+            befores[row.model_id]["price_schedule"] or [], row.values["price_schedule"] or [], now
+        )
+        if problem:
+            errors.append(RowError(row.number, row.model_id, "price_schedule", problem))
+    return errors
 
 
 def _database_errors(plan: ImportPlan, instances: Mapping[str, AIModel]) -> list[RowError]:

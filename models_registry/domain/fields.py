@@ -972,3 +972,21 @@ def schedule_prices(
     entries.append({"effective_from": moment, "pricing": dict(pricing)})
     entries.sort(key=lambda entry: datetime.fromisoformat(entry["effective_from"]))
     return entries
+
+
+def rewritten_history(
+    before_schedule: list[Mapping[str, Any]], after_schedule: list[Mapping[str, Any]], now: datetime
+) -> str | None:
+    """Why ``after_schedule`` cannot replace ``before_schedule`` (a file that changes prices that
+    took effect already), or ``None``. A file without past entries leaves the history alone."""
+
+    def past(schedule: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        return [entry for entry in schedule if datetime.fromisoformat(entry["effective_from"]) <= now]
+
+    stored, given = past(before_schedule), past(after_schedule)
+    if not given or given == stored:
+        return None
+    return (
+        "entries that took effect already are history and stay as stored; keep them as exported "
+        "(or leave price_schedule out) and change only entries after now"
+    )
