@@ -37,7 +37,7 @@ from models_registry.admin.price_widgets import timeline_rows
 from models_registry.admin.resources import AIModelResource, CatalogJSON
 from models_registry.admin.uploads import DatabaseUploadStorage
 from models_registry.catalog import services
-from models_registry.domain.fields import FIELDSETS, SCHEDULED, describe_price_schedule
+from models_registry.domain.fields import FIELDSETS, SCHEDULED, describe_price_schedule, display_datetime_utc
 from models_registry.domain.imports import ImportFileError
 from models_registry.domain.types import format_money
 from models_registry.models import CAPABILITY_FIELDS, AIModel, Provider
@@ -163,7 +163,7 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
                 (
                     (
                         row["state"].replace(" ", "-"),
-                        row["entry"]["effective_from"].replace("T", " ").replace("Z", " UTC"),
+                        display_datetime_utc(row["entry"]["effective_from"]),
                         row["state"],
                         describe_price_schedule([row["entry"]]).split(": ", 1)[1],
                     )

@@ -21,6 +21,7 @@ from models_registry.domain.fields import (
 )
 from models_registry.domain.fields import (
     PRICE_KINDS,
+    display_datetime_utc,
     in_force_pricing_object,
     pricing_object_from_columns,
 )
@@ -120,7 +121,7 @@ class AIModelForm(AuditedForm):
         if self.instance.pk is not None:
             schedule = self.instance.price_schedule or []
             self.fields["cancel_scheduled"].choices = [
-                (entry["effective_from"], f"from {entry['effective_from']}")
+                (entry["effective_from"], f"from {display_datetime_utc(entry['effective_from'])}")
                 for entry in schedule
                 if datetime.fromisoformat(entry["effective_from"]) > now
             ]

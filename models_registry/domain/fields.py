@@ -399,6 +399,11 @@ def format_datetime_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def display_datetime_utc(stored: str) -> str:
+    """A stored time as people read it: "2026-12-01 00:00:00 UTC" (to the second)."""
+    return datetime.fromisoformat(stored).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def pricing_object(value: Any, where: str = "pricing") -> dict[str, Any]:
     """A ``pricing`` object of the files in canonical form (absent and empty prices omitted)."""
     pricing = _object(value, where)
@@ -919,7 +924,7 @@ def describe_price_schedule(value: Any) -> str:
     if not value:
         return "none"
     return "\n".join(
-        f"from {entry['effective_from'].replace('T', ' ')[:19]} UTC: {_describe_prices(entry['pricing'])}"
+        f"from {display_datetime_utc(entry['effective_from'])}: {_describe_prices(entry['pricing'])}"
         for entry in value
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -149,6 +151,19 @@ def test_deprecated_models_are_left_out(defaults):
     decision = route(catalog, profiles, defaults)
     assert excluded(decision) == {"x:old": "status"}
     assert {c.model_id for c in decision.candidates} == {"x:beta", "x:ok"}
+
+
+def test_models_past_their_deprecation_date_are_left_out_and_those_before_it_are_not(defaults):
+    today = datetime.now(UTC).date()
+    catalog = [
+        replace(make_model("x:retired"), deprecation_date=today, successor="x:ok"),
+        replace(make_model("x:retiring"), deprecation_date=today + timedelta(days=1)),
+        make_model("x:ok"),
+    ]
+    profiles = {model.id: make_profile() for model in catalog}
+    decision = route(catalog, profiles, defaults)
+    assert excluded(decision) == {"x:retired": "status"}
+    assert {c.model_id for c in decision.candidates} == {"x:retiring", "x:ok"}
 
 
 def test_internal_only_models_are_left_out(defaults):

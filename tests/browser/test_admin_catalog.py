@@ -146,3 +146,38 @@ def test_viewer_sees_no_save_button(page, live_server, login, viewer, seeded, sc
     assert page.locator("select[name=action]").count() == 0
     assert page.locator("a.import_link").count() == 0
     screenshot("admin-viewer-read-only")
+
+
+def test_editor_enters_a_long_context_tier_and_schedules_a_price(
+    page, live_server, login, editor, seeded, screenshot
+):
+    model = AIModel.objects.get(model_id="google:gemini-2.5-pro")
+    login(editor)
+
+    page.goto(admin_url(live_server, f"{model.pk}/change/"))
+    page.fill("input[name='price_tiers-0-above_input_tokens']", "200000")
+    page.fill("input[name='price_tiers-0-input']", "2.5")
+    page.fill("input[name='price_tiers-0-output']", "15")
+    page.fill("input[name='service_tiers-0-multiplier']", "0.5")  # batch
+    page.fill("#id_reason", "Long-context prices from the pricing page")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+
+    page.goto(admin_url(live_server, f"{model.pk}/change/"))
+    page.fill("#id_output_price", "10")
+    page.fill("#id_prices_effective_from", "2099-01-01 00:00")
+    page.fill("#id_reason", "Output price correction announced for 2099")
+    page.click("input[name=_save]")
+    page.wait_for_selector(".messagelist .success")
+
+    page.goto(admin_url(live_server, f"{model.pk}/change/"))
+    timeline = page.locator("table.price-timeline")
+    assert "2099-01-01 00:00:00 UTC" in timeline.locator("tr.timeline-scheduled").inner_text()
+    assert "output 10" in timeline.locator("tr.timeline-scheduled").inner_text()
+    assert page.input_value("input[name='price_tiers-0-above_input_tokens']") == "200000"
+    page.locator("table.price-timeline").scroll_into_view_if_needed()
+    screenshot("admin-pricing-tiers-and-timeline")
+
+    model.refresh_from_db()
+    assert model.price_tiers == [{"above_input_tokens": 200000, "input": "2.5", "output": "15"}]
+    assert model.output_price == Decimal("5")  # listed until 2099
