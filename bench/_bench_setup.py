@@ -46,4 +46,7 @@ def throwaway_database() -> Iterator[None]:
     try:
         yield
     finally:
+        from models_registry.read.snapshot import close_poll_connection
+
+        close_poll_connection()  # the registry's poll thread keeps a session on the database
         connection.creation.destroy_test_db(test_db, verbosity=0)

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -222,6 +223,21 @@ def _rate_table(
 
 
 _NO_PRICES: Mapping[str, Decimal] = MappingProxyType({})
+_new_line = tuple.__new__  # builds a named tuple from a tuple without the Python-level __new__
+_OPTIONAL_INPUT_PARTS = (CACHED_INPUT, CACHE_WRITE_5M, CACHE_WRITE_1H, AUDIO_INPUT, IMAGE_INPUT)
+_OPTIONAL_OUTPUT_PARTS = (REASONING, AUDIO_OUTPUT, IMAGE_OUTPUT)
+_UNITS_OF = {
+    CACHED_INPUT: "cached_input_tokens",
+    CACHE_WRITE_5M: "cache_write_tokens",
+    CACHE_WRITE_1H: "cache_write_1h_tokens",
+    AUDIO_INPUT: "audio_input_tokens",
+    IMAGE_INPUT: "image_input_tokens",
+    REASONING: "reasoning_tokens",
+    AUDIO_OUTPUT: "audio_output_tokens",
+    IMAGE_OUTPUT: "image_output_tokens",
+}
+_input_parts_of = attrgetter(*(_UNITS_OF[kind] for kind in _OPTIONAL_INPUT_PARTS))
+_output_parts_of = attrgetter(*(_UNITS_OF[kind] for kind in _OPTIONAL_OUTPUT_PARTS))
 _TIER_KEYS = frozenset(PriceTier.__dataclass_fields__) - {"above_input_tokens"}
 
 
@@ -248,36 +264,27 @@ def breakdown(
     text_output = (
         usage.output_tokens - usage.reasoning_tokens - usage.audio_output_tokens - usage.image_output_tokens
     )
-    # Unrolled: this runs on every request, and most components are absent.
+    # Unrolled, with lines built as plain tuples of their class: this runs on every request,
+    # and most components are absent.
     rate = rates[INPUT]
     total = (text_input * rate).scaleb(_SHIFT)
-    lines = [CostLine(INPUT, text_input, rate, PER_MILLION, total)]
-    for kind, units in (
-        (CACHED_INPUT, usage.cached_input_tokens),
-        (CACHE_WRITE_5M, usage.cache_write_tokens),
-        (CACHE_WRITE_1H, usage.cache_write_1h_tokens),
-        (AUDIO_INPUT, usage.audio_input_tokens),
-        (IMAGE_INPUT, usage.image_input_tokens),
-    ):
+    lines = [_new_line(CostLine, (INPUT, text_input, rate, PER_MILLION, total))]
+    for kind, units in zip(_OPTIONAL_INPUT_PARTS, _input_parts_of(usage)):  # noqa: B905 (equal lengths)
         if units:
             rate = rates[kind]
             amount = (units * rate).scaleb(_SHIFT)
             total += amount
-            lines.append(CostLine(kind, units, rate, PER_MILLION, amount))
+            lines.append(_new_line(CostLine, (kind, units, rate, PER_MILLION, amount)))
     rate = rates[OUTPUT]
     amount = (text_output * rate).scaleb(_SHIFT)
     total += amount
-    lines.append(CostLine(OUTPUT, text_output, rate, PER_MILLION, amount))
-    for kind, units in (
-        (REASONING, usage.reasoning_tokens),
-        (AUDIO_OUTPUT, usage.audio_output_tokens),
-        (IMAGE_OUTPUT, usage.image_output_tokens),
-    ):
+    lines.append(_new_line(CostLine, (OUTPUT, text_output, rate, PER_MILLION, amount)))
+    for kind, units in zip(_OPTIONAL_OUTPUT_PARTS, _output_parts_of(usage)):  # noqa: B905 (equal lengths)
         if units:
             rate = rates[kind]
             amount = (units * rate).scaleb(_SHIFT)
             total += amount
-            lines.append(CostLine(kind, units, rate, PER_MILLION, amount))
+            lines.append(_new_line(CostLine, (kind, units, rate, PER_MILLION, amount)))
     if usage.requests:
         fees = {fee.kind: fee for fee in pricing.request_fees}
         for kind, count in usage.requests.items():
@@ -289,15 +296,18 @@ def breakdown(
                 raise ValueError(f"requests[{kind!r}]: this model has no fee for {kind!r} (it has: {known})")
             amount = count * fee.price / fee.per
             total += amount
-            lines.append(CostLine(f"request:{kind}", count, fee.price, fee.per, amount))
-    return CostBreakdown(
-        model_id,
-        total,
-        tuple(lines),
-        tier.above_input_tokens if tier is not None else None,
-        service_tier,
-        price_effective_from,
-        at,
+            lines.append(_new_line(CostLine, (f"request:{kind}", count, fee.price, fee.per, amount)))
+    return _new_line(
+        CostBreakdown,
+        (
+            model_id,
+            total,
+            tuple(lines),
+            tier.above_input_tokens if tier is not None else None,
+            service_tier,
+            price_effective_from,
+            at,
+        ),
     )
 
 

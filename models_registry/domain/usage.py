@@ -160,11 +160,12 @@ _ANTHROPIC_SERVER_TOOLS = frozenset({"web_search_requests", "web_fetch_requests"
 
 
 def _anthropic(usage: Mapping[str, Any], strict: bool) -> TokenUsage:
-    _check_keys(usage, _ANTHROPIC_KEYS, strict)
     creation = _details(usage, "cache_creation")
     tools = _details(usage, "server_tool_use")
-    _check_keys(creation, _ANTHROPIC_CACHE_CREATION, strict, "cache_creation.")
-    _check_keys(tools, _ANTHROPIC_SERVER_TOOLS, strict, "server_tool_use.")
+    if strict:
+        _check_keys(usage, _ANTHROPIC_KEYS, strict)
+        _check_keys(creation, _ANTHROPIC_CACHE_CREATION, strict, "cache_creation.")
+        _check_keys(tools, _ANTHROPIC_SERVER_TOOLS, strict, "server_tool_use.")
     uncached = _count(usage, "input_tokens")
     cache_read = _count(usage, "cache_read_input_tokens")
     cache_creation = _count(usage, "cache_creation_input_tokens")

@@ -244,6 +244,13 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+def close_poll_connection(timeout: float = 5.0) -> None:
+    """Close the poll thread's database connection (before dropping that database, say)."""
+    poller = _poll_thread
+    if poller is not None and poller.pid == os.getpid():
+        poller.submit(connections.close_all).result(timeout=timeout)
+
+
 def invalidate_all() -> None:
     """Make every snapshot reload on its next read (tests, settings changes)."""
     for snapshot in _all_snapshots:
