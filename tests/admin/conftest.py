@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -144,3 +145,13 @@ def history_rows() -> int:
 def stored_version(obj: Any) -> int:
     """The version of ``obj`` as stored now (the in-memory copy may be stale)."""
     return type(obj)._default_manager.filter(pk=obj.pk).values_list("version", flat=True).get()
+
+
+TIMELINE_LINE = re.compile(r"from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC: (.+)")
+
+
+def timeline_entries(text: str) -> list[tuple[str, str]]:
+    """A price timeline as the history shows it: (UTC time, prices) per line."""
+    matches = [TIMELINE_LINE.fullmatch(line) for line in text.split("\n")]
+    assert all(matches), text
+    return [(match.group(1), match.group(2)) for match in matches]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC
 from decimal import Decimal
 
@@ -16,16 +15,7 @@ from models_registry.domain.imports import ImportFileError, parse_import_text
 from models_registry.domain.static_catalog import parse_entry
 from models_registry.models import AIModel
 
-from .conftest import entry, history_rows, stored_version
-
-TIMELINE_LINE = re.compile(r"from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC: (.+)")
-
-
-def timeline_entries(text: str) -> list[tuple[str, str]]:
-    """A price timeline as the history shows it: (UTC time, prices) per line."""
-    matches = [TIMELINE_LINE.fullmatch(line) for line in text.split("\n")]
-    assert all(matches), text
-    return [(match.group(1), match.group(2)) for match in matches]
+from .conftest import entry, history_rows, stored_version, timeline_entries
 
 
 def export_entries() -> list[dict]:

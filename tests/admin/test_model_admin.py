@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 import pytest
@@ -11,16 +10,12 @@ from models_registry.audit.history import versions_of
 from models_registry.catalog import services
 from models_registry.models import AIModel, Provider
 
-from .conftest import add_form_data, change_form_data, history_rows, stored_version, url
-
-TIMELINE_LINE = re.compile(r"from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC: (.+)")
+from .conftest import add_form_data, change_form_data, history_rows, stored_version, timeline_entries, url
 
 
 def timeline_prices(text: str) -> list[str]:
-    """The prices on each line of a price timeline as the history shows it ("from <UTC time> UTC: ...")."""
-    matches = [TIMELINE_LINE.fullmatch(line) for line in text.split("\n")]
-    assert all(matches), text
-    return [match.group(2) for match in matches]
+    """The prices on each line of a price timeline as the history shows it."""
+    return [prices for _, prices in timeline_entries(text)]
 
 
 @pytest.fixture

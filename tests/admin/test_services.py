@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC
 from decimal import Decimal
 
@@ -16,14 +15,7 @@ from models_registry.catalog import services
 from models_registry.models import AIModel
 from models_registry.read import catalog_version
 
-TIMELINE_LINE = re.compile(r"from (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}) UTC: (.+)")
-
-
-def timeline_entries(text: str) -> list[tuple[str, str]]:
-    """A price timeline as the history shows it: (UTC time, prices) per line."""
-    matches = [TIMELINE_LINE.fullmatch(line) for line in text.split("\n")]
-    assert all(matches), text
-    return [(match.group(1), match.group(2)) for match in matches]
+from .conftest import timeline_entries
 
 
 def test_update_records_user_and_reason_and_diff(gpt, editor):
