@@ -14,4 +14,6 @@ class ModelsRegistryConfig(AppConfig):
         roles.declare(roles.EDITORS, roles.REGISTRY_EDITOR_PERMISSIONS)
         roles.declare(roles.VIEWERS, roles.CHANGE_LOG_PERMISSIONS)
         roles.declare(roles.EDITORS, roles.CHANGE_LOG_PERMISSIONS)
+        roles.declare(roles.VIEWERS, roles.SYNC_VIEWER_PERMISSIONS)
+        roles.declare(roles.EDITORS, roles.SYNC_EDITOR_PERMISSIONS)
         post_migrate.connect(roles.sync_declared_roles, dispatch_uid="models_registry.sync_roles")

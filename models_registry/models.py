@@ -4,6 +4,7 @@ from models_registry.catalog.models import AIModel, Gateway, ImportUpload, Model
 from models_registry.domain.types import CAPABILITY_FIELDS
 from models_registry.read.models import CatalogVersion
 from models_registry.rollout.models import RolloutFlag
+from models_registry.sync.models import ProposedChange, SourceMapping, SyncRun
 
 __all__ = [
     "CAPABILITY_FIELDS",
@@ -12,7 +13,10 @@ __all__ = [
     "Gateway",
     "ImportUpload",
     "ModelStatus",
+    "ProposedChange",
     "Provider",
     "RolloutFlag",
+    "SourceMapping",
     "SpeedTier",
+    "SyncRun",
 ]

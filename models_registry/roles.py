@@ -28,6 +28,17 @@ REGISTRY_EDITOR_PERMISSIONS = [
 
 # Added after the roles' data migration; applied by the post_migrate sync.
 CHANGE_LOG_PERMISSIONS = [(_APP, "view_changerecord")]
+SYNC_VIEWER_PERMISSIONS = [
+    (_APP, "view_syncrun"),
+    (_APP, "view_proposedchange"),
+    (_APP, "view_sourcemapping"),
+]
+SYNC_EDITOR_PERMISSIONS = [
+    *SYNC_VIEWER_PERMISSIONS,
+    (_APP, "review_syncrun"),  # accept, reject and apply proposed changes
+    (_APP, "add_sourcemapping"),
+    (_APP, "change_sourcemapping"),
+]
 
 _declared: dict[str, set[tuple[str, str]]] = {EDITORS: set(), VIEWERS: set()}
 

@@ -90,6 +90,12 @@ def change_set(*, user: Any, reason: str, summary: str = "") -> Iterator[None]:
             scope.change_set.delete()  # (a rolled-back block takes it along anyway)
 
 
+def current_change_set() -> ChangeSet | None:
+    """The change set the enclosing :func:`change_set` block writes to, if any."""
+    scope = _scope.get()
+    return scope.change_set if scope is not None else None
+
+
 def _new_change_set(user: Any, reason: str, summary: str) -> ChangeSet:
     user = acting_user(user)
     return ChangeSet.objects.create(

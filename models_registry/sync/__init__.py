@@ -1,0 +1,1 @@
+"""Reviewed catalog sync: upstream price sources → proposed changes → an editor's review → audited apply."""
