@@ -32,9 +32,7 @@ def read_file(path: str) -> bytes:
     try:
         size = file.stat().st_size
         if size > limit:
-            raise SourceFetchError(
-                f"{path} is {_size(size)}, larger than the limit of {_size(limit)}"
-            )
+            raise SourceFetchError(f"{path} is {_size(size)}, larger than the limit of {_size(limit)}")
         return file.read_bytes()
     except FileNotFoundError:
         raise SourceFetchError(f"{path}: no such file") from None

@@ -53,7 +53,7 @@ def main(model_id: str, seconds: float) -> None:
         if last is None:
             print(f"ready {seen[0]} {seen[1]}", flush=True)
         elif seen != last:
-            print(f"seen {seen[0]} {seen[1]} {time.time():.3f}", flush=True)
+            print(f"seen {seen[0]} {seen[1]} {time.time():.6f}", flush=True)
         last = seen
         time.sleep(0.002)
     ordered = sorted(latencies)
