@@ -39,6 +39,7 @@ def registry_entries() -> list[dict]:
             "provider": "openai",
             "name": f"Bench model {n}",
             "context_window": 128_000,
+            "max_output_tokens": 16_384,
             "pricing": {"input": "1", "output": "4"},
         }
         for n in range(COUNT)

@@ -1,0 +1,99 @@
+"""The sync's admin pages: who may look, who may review and apply, and what a refusal looks like."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from models_registry.models import ProposedChange, SourceMapping, SyncRun
+from models_registry.sync import services
+from models_registry.sync.models import Decision, MappingStatus, RunStatus
+
+from .test_sync import SOURCE, confirm
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(seeded) -> SyncRun:
+    confirm("openai:gpt-5", "openai/gpt-5")
+    confirm("google:gemini-2.5-pro", "google/gemini-2.5-pro")
+    return services.run_sync(source="models-dev", data=SOURCE, origin="test").run
+
+
+def test_a_viewer_sees_runs_and_proposals_but_cannot_review_or_apply(client, viewer, run):
+    client.force_login(viewer)
+    assert client.get(reverse("admin:models_registry_syncrun_changelist")).status_code == 200
+    page = client.get(reverse("admin:models_registry_syncrun_change", args=[run.pk]))
+    assert page.status_code == 200 and "Apply accepted changes" not in page.text
+    proposals = client.get(reverse("admin:models_registry_proposedchange_changelist"))
+    assert proposals.status_code == 200 and 'name="action"' not in proposals.text
+    assert client.get(reverse("admin:models_registry_syncrun_apply", args=[run.pk])).status_code == 403
+    response = client.post(
+        reverse("admin:models_registry_proposedchange_changelist"),
+        {
+            "action": "accept_selected",
+            "_selected_action": [run.changes.first().pk],
+            "apply": "1",
+            "reason": "x",
+        },
+    )
+    assert not ProposedChange.objects.filter(decision=Decision.ACCEPTED).exists()
+    assert response.status_code in (200, 302, 403)
+
+
+def test_an_editor_accepts_with_a_reason_and_flagged_rows_need_their_own_confirmation(client, editor, run):
+    client.force_login(editor)
+    changelist = reverse("admin:models_registry_proposedchange_changelist")
+    every = list(run.changes.values_list("pk", flat=True))
+
+    asked = client.post(changelist, {"action": "accept_selected", "_selected_action": every})
+    assert asked.status_code == 200 and "Accept proposals" in asked.text  # the reason page
+    done = client.post(
+        changelist,
+        {"action": "accept_selected", "_selected_action": every, "apply": "1", "reason": "reviewed"},
+        follow=True,
+    )
+
+    flagged = [change for change in run.changes.all() if change.flags]
+    assert flagged and all(change.decision == Decision.PENDING for change in flagged)
+    assert all(change.decision == Decision.ACCEPTED for change in run.changes.all() if not change.flags)
+    assert f"{len(flagged)} flagged proposal(s) left as they were" in done.text
+    accepted = run.changes.filter(decision=Decision.ACCEPTED).first()
+    assert (accepted.decided_by, accepted.decision_reason) == (editor, "reviewed")
+
+
+def test_apply_asks_for_a_reason_and_shows_a_refusal_on_the_page(client, editor, run):
+    client.force_login(editor)
+    url = reverse("admin:models_registry_syncrun_apply", args=[run.pk])
+    assert "Apply" in client.get(url).text
+
+    refused = client.post(url, {"reason": "nothing accepted yet"})
+
+    assert refused.status_code == 200
+    assert "No proposal is accepted" in refused.text
+    run.refresh_from_db()
+    assert run.status == RunStatus.REVIEW
+
+
+def test_an_editor_confirms_and_rejects_mapping_suggestions_with_a_reason(client, editor, seeded):
+    from models_registry.audit import writes
+    from models_registry.models import AIModel
+
+    suggestion = writes.create(
+        SourceMapping(
+            model=AIModel.objects.get(model_id="openai:gpt-5"), source="litellm", upstream_key="gpt-5"
+        ),
+        user=None,
+        reason="suggested",
+    )
+    client.force_login(editor)
+    changelist = reverse("admin:models_registry_sourcemapping_changelist")
+    client.post(
+        changelist,
+        {"action": "reject_selected", "_selected_action": [suggestion.pk], "apply": "1", "reason": "wrong"},
+    )
+    suggestion.refresh_from_db()
+    assert suggestion.status == MappingStatus.REJECTED
+    history = client.get(reverse("admin:models_registry_sourcemapping_history", args=[suggestion.pk]))
+    assert "wrong" in history.text
