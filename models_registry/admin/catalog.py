@@ -394,12 +394,14 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
         cleaned = getattr(form, "cleaned_data", None) or {}
         kwargs["reason"] = cleaned.get("reason", "")
         kwargs["expected_digest"] = cleaned.get("plan_digest", "")  # required on the confirm form
+        kwargs["create_providers"] = bool(cleaned.get("create_providers"))
         return kwargs
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
             initial["reason"] = import_form.cleaned_data.get("reason", "")
+            initial["create_providers"] = import_form.cleaned_data.get("create_providers", False)
         return initial
 
     def add_data_read_fail_error_to_form(self, form: Any, e: Exception) -> None:

@@ -202,7 +202,13 @@ class CatalogImportForm(ImportForm):
         help_text="Optional. Default: “Imported from <file name>”.",
         widget=forms.TextInput(attrs={"size": 80}),
     )
-    field_order = ["resource", "import_file", "format", "reason"]
+    create_providers = forms.BooleanField(
+        label="Create missing providers",
+        required=False,
+        help_text="Providers the file names that do not exist yet are created (named by the entries' "
+        "“provider_name”, else their slug). Unticked, they are reported as errors.",
+    )
+    field_order = ["resource", "import_file", "format", "reason", "create_providers"]
 
     def clean_import_file(self) -> Any:
         upload = self.cleaned_data.get("import_file")
@@ -225,5 +231,6 @@ class CatalogImportForm(ImportForm):
 
 class CatalogConfirmImportForm(ConfirmImportForm):
     reason = forms.CharField(widget=forms.HiddenInput, required=False)
+    create_providers = forms.BooleanField(widget=forms.HiddenInput, required=False)
     # What the preview showed; the confirm step refuses if applying the file would now differ.
     plan_digest = forms.CharField(widget=forms.HiddenInput)

@@ -97,10 +97,23 @@ class CatalogImportResult(Result):
         super().__init__()
         self.plan = plan
         self.reason = ""
+        self.new_providers: list[str] = []
 
     @property
     def plan_digest(self) -> str:
         return self.plan.digest if self.plan is not None else ""
+
+    PAGE_SIZE = 100
+
+    @property
+    def changed_pages(self) -> list[list[Any]]:
+        """New and updated rows, in pages the preview shows one under the other (the first open)."""
+        changed = [row for row in self.rows if row.import_type != RowResult.IMPORT_TYPE_SKIP]
+        return [changed[start : start + self.PAGE_SIZE] for start in range(0, len(changed), self.PAGE_SIZE)]
+
+    @property
+    def unchanged_ids(self) -> list[str]:
+        return [row.model_id for row in self.rows if row.import_type == RowResult.IMPORT_TYPE_SKIP]
 
     @property
     def row_error_list(self) -> list:
@@ -162,11 +175,13 @@ class AIModelResource(resources.Resource):
                 reason=reason,
                 dry_run=dry_run,
                 expected_digest=kwargs.get("expected_digest") or None,
+                create_providers=bool(kwargs.get("create_providers")),
             )
         except services.ImportRejected as rejected:
             result = self._rejected_result(rejected)
         else:
             result = CatalogImportResult(outcome.plan)
+            result.new_providers = outcome.new_providers
             for row in outcome.plan.rows:
                 row_result = self.get_row_result_class()()
                 row_result.import_type = _IMPORT_TYPES[row.action]

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -19,6 +20,8 @@ from models_registry.audit.models import Audited, ChangeType
 from models_registry.domain.fields import (
     COLUMNS,
     DESCRIBE_COLUMN,
+    PROVIDER_SLUG_MESSAGE,
+    PROVIDER_SLUG_PATTERN,
     carry_price_timeline,
     pricing_object_from_columns,
     value_errors,
@@ -31,7 +34,12 @@ class Provider(Audited):
 
     immutable_fields = ("slug",)  # model ids and import files name providers by slug
 
-    slug = models.SlugField(max_length=50, unique=True)
+    slug = models.CharField(
+        max_length=50,
+        unique=True,
+        validators=[RegexValidator(PROVIDER_SLUG_PATTERN, f"The slug {PROVIDER_SLUG_MESSAGE}.")],
+        help_text="As model ids and files name the provider, e.g. 'openai' or 'fireworks_ai'.",
+    )
     name = models.CharField("display name", max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

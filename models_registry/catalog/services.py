@@ -29,6 +29,7 @@ from models_registry.catalog.conversions import config_from_model
 from models_registry.catalog.models import AIModel, ModelStatus, Provider
 from models_registry.domain.fields import (
     PRICE_FIELDS,
+    PROVIDER_SLUG_PATTERN,
     field_values_from_config,
     pricing_object_from_columns,
     rewritten_history,
@@ -313,6 +314,7 @@ class ImportRejected(ValidationError):
 class ImportOutcome:
     plan: ImportPlan
     dry_run: bool
+    new_providers: list[str] = field(default_factory=list)  # slugs created (or, in a dry run, to create)
     saved: dict[str, AIModel] = field(default_factory=dict)  # model id → created or updated row
 
     @property
@@ -335,6 +337,7 @@ def import_models(
     reason: str,
     dry_run: bool = False,
     expected_digest: str | None = None,
+    create_providers: bool = False,
 ) -> ImportOutcome:
     """Merge ``entries`` (import-file objects, see :mod:`models_registry.domain.imports`) into the catalog.
 
@@ -345,7 +348,9 @@ def import_models(
     or updated model gets one history row with ``user`` and ``reason``;
     unchanged rows get none. ``dry_run`` validates and plans only.
     ``expected_digest`` (from a preview) refuses the import if what it would do
-    has changed since.
+    has changed since. ``create_providers`` creates the providers the file names
+    that do not exist yet (named by the entries' ``provider_name``, else their slug);
+    without it they are row errors.
     """
     reason = require_reason(reason)
     scope = (
@@ -356,7 +361,12 @@ def import_models(
     try:
         with scope:
             return _import_in_transaction(
-                entries, user=user, reason=reason, dry_run=dry_run, expected_digest=expected_digest
+                entries,
+                user=user,
+                reason=reason,
+                dry_run=dry_run,
+                expected_digest=expected_digest,
+                create_providers=create_providers,
             )
     except IntegrityError:
         # A concurrent write created one of our new ids between our plan and our insert.
@@ -367,7 +377,13 @@ def import_models(
 
 
 def _import_in_transaction(
-    entries: list[Any], *, user: Any, reason: str, dry_run: bool, expected_digest: str | None
+    entries: list[Any],
+    *,
+    user: Any,
+    reason: str,
+    dry_run: bool,
+    expected_digest: str | None,
+    create_providers: bool,
 ) -> ImportOutcome:
     ids = [
         entry["id"] for entry in entries if isinstance(entry, Mapping) and isinstance(entry.get("id"), str)
@@ -380,6 +396,8 @@ def _import_in_transaction(
     existing = {row.model_id: row for row in existing_rows}
     befores = {model_id: writes.snapshot(row) for model_id, row in existing.items()}
     providers = {provider.slug: provider for provider in Provider.objects.all()}
+    new_providers = _missing_providers(entries, providers) if create_providers else {}
+    providers.update(new_providers)  # unsaved until the import is written
     plan = plan_import(
         entries,
         current={model_id: config_from_model(row) for model_id, row in existing.items()},
@@ -395,10 +413,16 @@ def _import_in_transaction(
             "The catalog changed since the preview, so the import would now do something else. "
             "Upload the file again to review the new preview.",
         )
-    outcome = ImportOutcome(plan=plan, dry_run=dry_run)
+    used = {row.values["provider"] for row in plan.rows if row.action in (NEW, UPDATE)}
+    outcome = ImportOutcome(plan=plan, dry_run=dry_run, new_providers=sorted(set(new_providers) & used))
     if dry_run:
         return outcome
 
+    for slug in outcome.new_providers:
+        writes.create(new_providers[slug], user=user, reason=reason)
+    for instance in instances.values():  # rows planned against a provider that was not saved yet
+        if instance.provider_id is None:
+            instance.provider = instance.provider
     user = writes.acting_user(user)
     new = [instances[row.model_id] for row in plan.rows if row.action == NEW]
     updated = [instances[row.model_id] for row in plan.rows if row.action == UPDATE]
@@ -455,6 +479,27 @@ def _write_updates(
     AIModel.history.bulk_history_create(
         instances, batch_size=IMPORT_BATCH_SIZE, update=True, default_user=user, default_change_reason=reason
     )
+
+
+def _missing_providers(entries: list[Any], existing: Mapping[str, Provider]) -> dict[str, Provider]:
+    """Unsaved providers for the well-formed slugs the entries name that do not exist yet."""
+    missing: dict[str, Provider] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        slug = entry.get("provider")
+        if (
+            not isinstance(slug, str)
+            or slug in existing
+            or slug in missing
+            or not PROVIDER_SLUG_PATTERN.match(slug)
+        ):
+            continue
+        name = entry.get("provider_name")
+        missing[slug] = Provider(
+            slug=slug, name=name.strip()[:100] if isinstance(name, str) and name.strip() else slug
+        )
+    return missing
 
 
 def _import_instances(

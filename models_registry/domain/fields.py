@@ -45,8 +45,12 @@ from models_registry.domain.values import (
     thaw_json,
 )
 
-MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*:[A-Za-z0-9][A-Za-z0-9._/-]*$")
-PROVIDER_SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# One rule for provider slugs everywhere (the provider form, the files, the sync): lowercase letters,
+# digits, "-" and "_" (upstream sources name providers "fireworks_ai", "vertex_ai").
+PROVIDER_SLUG = r"[a-z0-9][a-z0-9_-]*"
+PROVIDER_SLUG_PATTERN = re.compile(rf"^{PROVIDER_SLUG}$")
+PROVIDER_SLUG_MESSAGE = "must be a lowercase slug: letters, digits, '-' and '_'"
+MODEL_ID_PATTERN = re.compile(rf"^{PROVIDER_SLUG}:[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 
 def printable(text: str) -> str:
@@ -63,6 +67,7 @@ class CatalogError(ValueError):
         self.model_id = model_id
         self.field = field
         self.message = message
+        self.problems: list[CatalogError] = [self]  # every problem of the entry (columns_from_entry)
         super().__init__(f"{model_id or '<no id>'}: {field}: {message}")
 
 
@@ -558,7 +563,7 @@ class CatalogField:
 
 
 _model_id = _matches(MODEL_ID_PATTERN, "must look like 'provider:model-name'")
-_provider_slug = _matches(PROVIDER_SLUG_PATTERN, "must be a lowercase slug")
+_provider_slug = _matches(PROVIDER_SLUG_PATTERN, PROVIDER_SLUG_MESSAGE)
 
 
 def _successor(value: Any) -> str | None:
@@ -714,20 +719,23 @@ def value_errors(values: Mapping[str, Any]) -> dict[str, list[str]]:
 def columns_from_entry(entry: Mapping[str, Any], model_id: str) -> dict[str, Any]:
     """Read one file entry into column values (``provider`` as its slug), checking shapes and rules.
 
-    Raises :class:`CatalogError` naming the first bad field as the file spells it.
+    Raises :class:`CatalogError` naming the first bad field as the file spells it; its
+    ``problems`` list every bad field of the entry, so a file's author fixes them in one go.
     """
+    problems: list[tuple[str, str]] = []
     unknown = sorted(set(entry) - set(FILE_KEYS))
-    if unknown:
-        raise CatalogError(model_id, unknown[0], "is not a known field")
+    problems += [(key, "is not a known field") for key in unknown]
     pricing = entry.get("pricing")
     if not isinstance(pricing, Mapping):
-        raise CatalogError(model_id, "pricing", "must be an object")
-    unknown = sorted(set(pricing) - set(PRICE_FIELDS))
-    if unknown:
-        raise CatalogError(model_id, f"pricing.{unknown[0]}", "is not a known price")
+        problems.append(("pricing", "must be an object"))
+        pricing = {}
+    problems += [
+        (f"pricing.{key}", "is not a known price") for key in sorted(set(pricing) - set(PRICE_FIELDS))
+    ]
     capabilities = entry.get("capabilities") or []
     if not isinstance(capabilities, list) or any(name not in CAPABILITIES for name in capabilities):
-        raise CatalogError(model_id, "capabilities", f"must be a list of {', '.join(CAPABILITIES)}")
+        problems.append(("capabilities", f"must be a list of {', '.join(CAPABILITIES)}"))
+        capabilities = []
 
     columns: dict[str, Any] = {}
     for field in CATALOG_FIELDS:
@@ -739,17 +747,24 @@ def columns_from_entry(entry: Mapping[str, Any], model_id: str) -> dict[str, Any
         try:
             value = field.kind.parse(raw)
         except _Problem as problem:
-            raise CatalogError(model_id, field.file_key, str(problem)) from None
+            problems.append((field.file_key, str(problem)))
+            continue
         storable = storable_problem(value)
         if storable:
-            raise CatalogError(model_id, field.file_key, storable)
-        for rule in field.rules:
-            problem = rule(value)
-            if problem:
-                raise CatalogError(
-                    model_id, field.file_key, problem if isinstance(problem, str) else "; ".join(problem)
-                )
+            problems.append((field.file_key, storable))
+            continue
+        broken = [rule(value) for rule in field.rules]
+        broken = [
+            problem if isinstance(problem, str) else "; ".join(problem) for problem in broken if problem
+        ]
+        if broken:
+            problems.append((field.file_key, "; ".join(broken)))
+            continue
         columns[field.column] = value
+    if problems:
+        error = CatalogError(model_id, *problems[0])
+        error.problems = [CatalogError(model_id, where, message) for where, message in problems]
+        raise error
     return columns
 
 

@@ -188,7 +188,10 @@ def plan_import(
         try:
             config = parse_entry(candidate, known_providers)
         except CatalogError as exc:
-            errors.append(RowError(number, exc.model_id or model_id, exc.field, exc.message))
+            errors += [
+                RowError(number, problem.model_id or model_id, problem.field, problem.message)
+                for problem in exc.problems
+            ]
             continue
 
         values = model_field_values(config)

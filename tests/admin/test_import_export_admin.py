@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from models_registry.audit.history import versions_of
 from models_registry.catalog import services
-from models_registry.models import AIModel, ImportUpload
+from models_registry.models import AIModel, ImportUpload, Provider
 
 from .conftest import entry, history_rows, stored_version, url
 
@@ -59,7 +59,9 @@ def test_preview_lists_new_update_and_unchanged_with_diffs_then_confirm_applies(
         ("name", "GPT Test", "GPT Test 2"),
         ("input_price", "2.5", "2"),
     ]
-    assert "Unchanged" in preview.text and "1</strong> new" in preview.text
+    assert "1</strong> new" in preview.text
+    assert "1 unchanged row(s), hidden" in preview.text  # listed by id in a closed section
+    assert 'data-model-id="anthropic:claude-test"' not in preview.text
     assert (AIModel.objects.count(), history_rows()) == (2, 2)  # the preview wrote nothing
 
     done = confirm(editor_client, preview)
@@ -208,8 +210,14 @@ def test_an_upload_waits_in_the_database_and_is_gone_after_confirm(editor_client
 
 @pytest.mark.parametrize("name", ["../../etc/passwd", "/tmp/models.json", "tmpabc123", ""])
 def test_a_confirm_naming_anything_but_an_issued_token_imports_nothing(editor_client, gpt, name):
-    data = {"import_file_name": name, "original_file_name": "x.json", "format": "0", "resource": "0",
-            "plan_digest": "seen-in-preview", "reason": "x"}  # fmt: skip
+    data = {
+        "import_file_name": name,
+        "original_file_name": "x.json",
+        "format": "0",
+        "resource": "0",
+        "plan_digest": "seen-in-preview",
+        "reason": "x",
+    }
     response = editor_client.post(url("process_import"), data, follow=True)
     assert response.status_code == 200
     assert ("Nothing was imported" in response.text) or not name  # an empty name: the form is refused
@@ -244,3 +252,54 @@ def test_a_confirm_without_the_previewed_plan_is_refused(editor_client, gpt):
     data = {"import_file_name": "whatever", "original_file_name": "x.json", "format": "0", "resource": "0"}
     editor_client.post(url("process_import"), data, follow=True)
     assert AIModel.objects.get(pk=gpt.pk).name != "Sneaky"
+
+
+def test_the_preview_hides_unchanged_rows_and_pages_the_changes(editor_client, gpt):
+    entries = [entry(f"openai:gpt-many-{n:03d}") for n in range(250)] + [{"id": "openai:gpt-test"}]
+
+    preview = upload(editor_client, json.dumps(entries))
+
+    pages = preview.context["result"].changed_pages
+    assert [len(page) for page in pages] == [100, 100, 50]
+    assert preview.text.count('<details class="preview-page">') == 2  # pages 2 and 3, closed
+    assert "Rows 101\N{EN DASH}200 of the file" in preview.text
+    assert "1 unchanged row(s), hidden" in preview.text
+
+
+def test_every_problem_of_a_row_is_reported(editor_client, gpt):
+    bad = {
+        "id": "openai:gpt-bad",
+        "provider": "openai",
+        "name": "",
+        "context_window": -1,
+        "pricing": {"input": "-1", "output": 2.5},
+        "speed_tier": "warp",
+    }
+
+    preview = upload(editor_client, json.dumps([bad]))
+
+    fields = [error.field for error in preview.context["result"].row_error_list]
+    assert sorted(fields) == ["context_window", "name", "pricing.input", "pricing.output", "speed_tier"]
+
+
+def test_missing_providers_are_created_only_when_ticked(editor_client, gpt):
+    content = json.dumps(
+        [{**entry("fireworks_ai:llama-v3"), "provider": "fireworks_ai", "provider_name": "Fireworks AI"}]
+    )
+
+    refused = upload(editor_client, content)
+    assert [error.field for error in refused.context["result"].row_error_list] == ["provider"]
+
+    file = SimpleUploadedFile("models.json", content.encode(), content_type="application/json")
+    preview = editor_client.post(
+        url("import"),
+        {"import_file": file, "format": "0", "resource": "0", "reason": "", "create_providers": "on"},
+    )
+    assert "New providers to create: <strong>fireworks_ai</strong>" in preview.text
+    assert not Provider.objects.filter(slug="fireworks_ai").exists()  # the preview wrote nothing
+    done = confirm(editor_client, preview)
+
+    assert "Import finished: 1 new" in done.text
+    provider = Provider.objects.get(slug="fireworks_ai")
+    assert provider.name == "Fireworks AI" and versions_of(provider)[-1].reason.startswith("Imported from")
+    assert AIModel.objects.get(model_id="fireworks_ai:llama-v3").provider == provider
