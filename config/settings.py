@@ -168,6 +168,10 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
 IMPORT_UPLOAD_TTL_SECONDS = int(os.environ.get("IMPORT_UPLOAD_TTL_SECONDS", "7200"))
 
+# Catalog sync (manage.py sync_catalog): how long a source URL may take, and how large a source may be.
+SYNC_FETCH_TIMEOUT_SECONDS = float(os.environ.get("SYNC_FETCH_TIMEOUT_SECONDS", "30"))
+SYNC_MAX_SOURCE_BYTES = int(os.environ.get("SYNC_MAX_SOURCE_BYTES", str(100 * 1024 * 1024)))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

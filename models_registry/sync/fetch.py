@@ -19,11 +19,11 @@ def _size(count: int) -> str:
 
 
 def _limit() -> int:
-    return int(getattr(settings, "SYNC_MAX_SOURCE_BYTES", 100 * 1024 * 1024))
+    return int(settings.SYNC_MAX_SOURCE_BYTES)
 
 
 def _timeout() -> float:
-    return float(getattr(settings, "SYNC_FETCH_TIMEOUT_SECONDS", 30))
+    return float(settings.SYNC_FETCH_TIMEOUT_SECONDS)
 
 
 def read_file(path: str) -> bytes:
