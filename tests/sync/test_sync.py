@@ -272,5 +272,5 @@ def test_a_run_against_the_packaged_genai_prices_data_served_over_http(seeded, s
     batch = run.changes.get(model_key="openai:gpt-5", column="service_tiers")
     assert (batch.old, batch.new["batch"]["input"]) == (None, "0.625")  # none before
     # New models of the mapped first-party providers make this a large run: every row needs a look.
-    assert run.changes.filter(kind="new_model").count() > 200
+    assert run.changes.filter(kind="new_model").count() > 100 and run.changes.count() > 200
     assert all("large_run" in change.flags for change in run.changes.all())
