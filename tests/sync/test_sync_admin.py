@@ -97,3 +97,23 @@ def test_an_editor_confirms_and_rejects_mapping_suggestions_with_a_reason(client
     assert suggestion.status == MappingStatus.REJECTED
     history = client.get(reverse("admin:models_registry_sourcemapping_history", args=[suggestion.pk]))
     assert "wrong" in history.text
+
+
+def test_every_sync_page_opens_for_an_editor(client, editor, run):
+    mapping = SourceMapping.objects.first()
+    change = run.changes.first()
+    client.force_login(editor)
+    for name, args in [
+        ("syncrun_changelist", []),
+        ("syncrun_change", [run.pk]),
+        ("syncrun_apply", [run.pk]),
+        ("proposedchange_changelist", []),
+        ("proposedchange_change", [change.pk]),
+        ("sourcemapping_changelist", []),
+        ("sourcemapping_add", []),
+        ("sourcemapping_change", [mapping.pk]),
+        ("sourcemapping_history", [mapping.pk]),
+    ]:
+        assert client.get(reverse(f"admin:models_registry_{name}", args=args)).status_code == 200, name
+    filtered = client.get(reverse("admin:models_registry_proposedchange_changelist") + "?flagged=yes")
+    assert all(row.flags for row in filtered.context["cl"].result_list)
