@@ -62,6 +62,7 @@ def user_name(user: Any) -> str:
 class _Scope:
     change_set: ChangeSet
     written: bool = False
+    bump: bool = False  # the catalog version is bumped once, when the block ends
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("audit_change_set_scope", default=None)
@@ -86,8 +87,21 @@ def change_set(*, user: Any, reason: str, summary: str = "") -> Iterator[None]:
             yield
         finally:
             _scope.reset(token)
+        if scope.bump and not transaction.get_rollback():
+            # Once for the whole block, outside any savepoint inside it: a bulk write (an apply of
+            # 500 changes) costs one version update, not one per row.
+            bump_on_commit()
         if not scope.written and not transaction.get_rollback():
             scope.change_set.delete()  # (a rolled-back block takes it along anyway)
+
+
+def bump_catalog_version() -> None:
+    """Say that the registry changed: now, or at the end of the enclosing change set."""
+    scope = _scope.get()
+    if scope is None:
+        bump_on_commit()
+    else:
+        scope.bump = True
 
 
 def current_change_set() -> ChangeSet | None:
@@ -312,7 +326,7 @@ def create(obj: A, *, user: Any, reason: str, change_type: str = ChangeType.CREA
         _clean(obj, new=True)
         _save(obj, user=user, reason=reason, new=True)
         _record(obj, user=user, reason=reason, change_type=change_type, diff=field_diff(obj, None))
-        bump_on_commit()
+        bump_catalog_version()
     return obj
 
 
@@ -370,7 +384,7 @@ def update(
         if change_type == ChangeType.UPDATED:  # a plain edit may still be a deprecation, say
             change_type = row.change_type_of(before, after)
         _record(row, user=user, reason=reason, change_type=change_type, diff=field_diff(row, before))
-        bump_on_commit()
+        bump_catalog_version()
     copy_state(row, obj)
     return obj
 

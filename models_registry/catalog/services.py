@@ -44,7 +44,6 @@ from models_registry.domain.imports import (
     plan_import,
 )
 from models_registry.domain.types import ModelConfig
-from models_registry.read.catalog_version import bump_on_commit
 
 SEED_REASON = "Initial seed from static catalog"
 
@@ -449,7 +448,7 @@ def _import_in_transaction(
         )
     outcome.saved = {instance.model_id: instance for instance in (*new, *updated)}
     if outcome.saved:
-        bump_on_commit()
+        writes.bump_catalog_version()
     return outcome
 
 
