@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -63,6 +64,9 @@ class _Scope:
     change_set: ChangeSet
     written: bool = False
     bump: bool = False  # the catalog version is bumped once, when the block ends
+    # Rows locked by lock_in_order() in this block: every later write of the block goes through
+    # these same objects, so lock() hands them back instead of reading each row a second time.
+    locked: dict[tuple[type, Any], Any] = dataclasses.field(default_factory=dict)
 
 
 _scope: ContextVar[_Scope | None] = ContextVar("audit_change_set_scope", default=None)
@@ -248,13 +252,25 @@ def serialize(name: str) -> None:
 
 def lock(model: type[A], pk: Any) -> A:
     """The row as stored, locked until the transaction ends. Raises ``model.DoesNotExist``."""
+    scope = _scope.get()
+    if scope is not None and (model, pk) in scope.locked:
+        return scope.locked[(model, pk)]
     return model._default_manager.select_for_update().get(pk=pk)
 
 
 def lock_in_order(model: type[A], pks: Iterable[Any]) -> dict[Any, A]:
-    """Lock many rows in primary-key order (the one global order, so bulk writes cannot deadlock)."""
-    rows = model._default_manager.select_for_update().filter(pk__in=list(pks)).order_by("pk")
-    return {row.pk: row for row in rows}
+    """Lock many rows in primary-key order (the one global order, so bulk writes cannot deadlock).
+
+    Inside a :func:`change_set` block the block's writes of these rows must use these objects.
+    """
+    rows = {
+        row.pk: row
+        for row in model._default_manager.select_for_update().filter(pk__in=list(pks)).order_by("pk")
+    }
+    scope = _scope.get()
+    if scope is not None:
+        scope.locked.update({(model, pk): row for pk, row in rows.items()})
+    return rows
 
 
 # --- writes -------------------------------------------------------------------
