@@ -16,11 +16,11 @@ else saves an audited row.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
