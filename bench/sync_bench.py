@@ -95,8 +95,7 @@ def main() -> None:
         )
         run = outcome.run
         print(
-            f"sync run:  {seconds:6.2f} s, peak RSS so far {peak:4.0f} MB, "
-            f"{run.changes.count():,} proposals"
+            f"sync run:  {seconds:6.2f} s, peak RSS so far {peak:4.0f} MB, {run.changes.count():,} proposals"
         )
 
         chosen = list(run.changes.filter(column="input_price").order_by("pk")[:APPLIED])
