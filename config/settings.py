@@ -171,6 +171,9 @@ IMPORT_UPLOAD_TTL_SECONDS = int(os.environ.get("IMPORT_UPLOAD_TTL_SECONDS", "720
 # Catalog sync (manage.py sync_catalog): how long a source URL may take, and how large a source may be.
 SYNC_FETCH_TIMEOUT_SECONDS = float(os.environ.get("SYNC_FETCH_TIMEOUT_SECONDS", "30"))
 SYNC_MAX_SOURCE_BYTES = int(os.environ.get("SYNC_MAX_SOURCE_BYTES", str(100 * 1024 * 1024)))
+# Guard rails: a price moving more than this share, or a run proposing more changes, needs a confirmation.
+SYNC_MAX_PRICE_CHANGE = os.environ.get("SYNC_MAX_PRICE_CHANGE", "0.25")
+SYNC_MAX_CHANGES = int(os.environ.get("SYNC_MAX_CHANGES", "200"))
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -59,6 +60,14 @@ class SyncOutcome:
         return bool(self.proposals)
 
 
+def configured_rails() -> GuardRails:
+    """The guard rails of the settings (``SYNC_MAX_PRICE_CHANGE``, ``SYNC_MAX_CHANGES``)."""
+    return GuardRails(
+        max_price_change=Decimal(str(settings.SYNC_MAX_PRICE_CHANGE)),
+        max_changes=int(settings.SYNC_MAX_CHANGES),
+    )
+
+
 def confirmed_mapping(source: str) -> dict[str, str]:
     """Registry model id → upstream key, for the confirmed mappings of ``source``."""
     return dict(
@@ -97,7 +106,7 @@ def run_sync(
     mapping = {model_id: key for model_id, key in confirmed_mapping(source).items() if model_id in current}
     new_model_providers = _new_model_providers(current, mapping, upstream)
     proposals = propose(
-        current, mapping, upstream, new_model_providers=new_model_providers, rails=rails or GuardRails()
+        current, mapping, upstream, new_model_providers=new_model_providers, rails=rails or configured_rails()
     )
     outcome = SyncOutcome(source=source, catalog=upstream, proposals=proposals, dry_run=dry_run)
     outcome.suggestions = _new_suggestions(source, rows, mapping, upstream)

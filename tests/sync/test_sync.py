@@ -274,3 +274,15 @@ def test_a_run_against_the_packaged_genai_prices_data_served_over_http(seeded, s
     # New models of the mapped first-party providers make this a large run: every row needs a look.
     assert run.changes.filter(kind="new_model").count() > 100 and run.changes.count() > 200
     assert all("large_run" in change.flags for change in run.changes.all())
+
+
+def test_the_guard_rails_come_from_the_settings(mapped, settings):
+    settings.SYNC_MAX_PRICE_CHANGE = (
+        "0.6"  # GPT-5's input -50% is now within bounds; Gemini's output +100% is not
+    )
+    run = services.run_sync(source="models-dev", data=SOURCE, origin="test").run
+    assert run.changes.get(model_key="openai:gpt-5", column="input_price").flags == []
+    assert run.changes.get(model_key="google:gemini-2.5-pro", column="output_price").flags == ["price_jump"]
+    settings.SYNC_MAX_CHANGES = 3
+    run = services.run_sync(source="models-dev", data=SOURCE, origin="test").run
+    assert all("large_run" in change.flags for change in run.changes.all())
