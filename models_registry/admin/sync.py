@@ -64,7 +64,7 @@ def _confirm_page(
         or reverse(f"admin:{model_admin.opts.app_label}_{model_admin.opts.model_name}_changelist"),
     }
     request.current_app = model_admin.admin_site.name
-    return TemplateResponse(request, "admin/models_registry/sync/confirm.html", context)
+    return TemplateResponse(request, "admin/models_registry/confirm_action.html", context)
 
 
 def _submitted(request: HttpRequest) -> Any:
