@@ -93,10 +93,11 @@ def test_editor_imports_a_json_file_through_preview_and_confirm(
     preview.wait_for()
     assert preview.locator("tr[data-model-id='openai:gpt-5'] .action-badge").inner_text() == "Update"
     assert preview.locator("tr[data-model-id='openai:gpt-next'] .action-badge").inner_text() == "New"
-    assert (
-        preview.locator("tr[data-model-id='anthropic:claude-sonnet-4.5'] .action-badge").inner_text()
-        == "Unchanged"
-    )
+    # Unchanged rows are hidden behind their count, listed by id when opened.
+    unchanged = page.locator("details.unchanged-rows")
+    assert "1 unchanged row(s), hidden" in unchanged.inner_text()
+    unchanged.locator("summary").click()
+    assert "anthropic:claude-sonnet-4.5" in unchanged.locator(".unchanged-ids").inner_text()
     assert "input price: 2.5 → 1" in preview.locator("tr[data-model-id='openai:gpt-5']").inner_text()
     assert not AIModel.objects.filter(model_id="openai:gpt-next").exists()  # preview writes nothing
     screenshot("admin-import-preview")
