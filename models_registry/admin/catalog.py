@@ -120,7 +120,12 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
                     name
                     for column in columns
                     for name in (
-                        ("price_timeline", "prices_effective_from", "cancel_scheduled")
+                        (
+                            "price_timeline",
+                            "prices_effective_from",
+                            "cancel_scheduled",
+                            "prices_in_force_since",
+                        )
                         if column == "price_schedule"
                         else (column,)
                     )

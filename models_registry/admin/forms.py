@@ -23,6 +23,7 @@ from models_registry.domain.fields import (
     PRICE_KINDS,
     display_datetime_utc,
     in_force_pricing_object,
+    in_force_since,
     pricing_object_from_columns,
 )
 from models_registry.domain.types import EDITABLE_MODEL_FIELDS, format_money
@@ -91,6 +92,9 @@ class AIModelForm(AuditedForm):
     cancel_scheduled = forms.MultipleChoiceField(
         label="Cancel scheduled prices", required=False, widget=forms.CheckboxSelectMultiple
     )
+    # Which timeline entry was in force when the form opened: one that takes effect while the editor
+    # types changes the prices under them, which the version number cannot see.
+    prices_in_force_since = forms.CharField(widget=forms.HiddenInput, required=False)
 
     class Meta:
         model = AIModel
@@ -129,6 +133,9 @@ class AIModelForm(AuditedForm):
             # the prices in force, not the listed ones it replaced.
             listed = pricing_object_from_columns(lambda column: getattr(self.instance, column))
             in_force = in_force_pricing_object(listed, schedule, now)
+            self.in_force_since = in_force_since(schedule, now)
+            if not self.is_bound:
+                self.initial["prices_in_force_since"] = self.in_force_since
             self.listed_prices_behind = in_force != listed
             if self.listed_prices_behind and not self.is_bound:
                 for key, field in DECLARED_PRICES.items():
@@ -156,12 +163,21 @@ class AIModelForm(AuditedForm):
 
     def clean(self) -> dict[str, Any]:
         try:
-            return super().clean()
+            cleaned = super().clean()  # an edit conflict says more, so it is checked first
         except ValidationError as error:
             # Cancelling a scheduled price is a change of its own.
-            if self.cleaned_data.get("cancel_scheduled") and "Nothing to save" in " ".join(error.messages):
-                return self.cleaned_data
-            raise
+            if not (
+                self.cleaned_data.get("cancel_scheduled") and "Nothing to save" in " ".join(error.messages)
+            ):
+                raise
+            cleaned = self.cleaned_data
+        seen = cleaned.get("prices_in_force_since") or ""
+        if self.instance.pk is not None and seen != getattr(self, "in_force_since", ""):
+            raise ValidationError(
+                "A scheduled price took effect while you were editing, so the prices in force changed. "
+                "Reload the page to see them, then make your change again."
+            )
+        return cleaned
 
 
 class ProviderForm(AuditedForm):

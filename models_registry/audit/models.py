@@ -54,6 +54,11 @@ class Audited(models.Model):
     class Meta:
         abstract = True
 
+    def changes_from_current(self, changes: dict[str, Any], now: Any) -> dict[str, Any]:
+        """The changes to write to this (locked, stored) row, completed with what the row's current
+        state implies; called before they are applied. Default: as given."""
+        return changes
+
     def before_write(self, before: dict[str, Any] | None, now: Any) -> None:
         """Derive dependent fields from the values about to be saved; ``before`` holds the stored
         values (attname → value), ``None`` for a new row. Called by every audited write."""

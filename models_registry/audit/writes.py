@@ -386,10 +386,12 @@ def update(
         for name in immutable:
             if changes[name] != getattr(row, name):
                 raise ValidationError({name: "This cannot be changed after creation."})
+        now = timezone.now()
+        changes = row.changes_from_current(dict(changes), now)
         before = snapshot(row)
         for name, value in changes.items():
             setattr(row, name, value)
-        row.before_write(before, timezone.now())
+        row.before_write(before, now)
         after = snapshot(row)
         if after == before:
             raise ValidationError("Nothing to save: no field differs from the current version.")

@@ -23,6 +23,8 @@ from models_registry.domain.fields import (
     PROVIDER_SLUG_MESSAGE,
     PROVIDER_SLUG_PATTERN,
     carry_price_timeline,
+    in_force_pricing_object,
+    price_columns_from_object,
     pricing_object_from_columns,
     value_errors,
 )
@@ -257,6 +259,17 @@ class AIModel(Audited):
     def describe_field(cls, name: str, value: Any) -> str | None:
         describe = DESCRIBE_COLUMN.get(name)
         return describe(value) if describe else None
+
+    def changes_from_current(self, changes: dict[str, Any], now: Any) -> dict[str, Any]:
+        """A write starts from the prices in force: when a scheduled price took effect since the last
+        write, the listed prices are behind it, and the price columns this write leaves alone are
+        brought up to it (else a change of one price would bring back the others' old values)."""
+        listed = pricing_object_from_columns(lambda column: getattr(self, column))
+        in_force = in_force_pricing_object(listed, self.price_schedule or [], now)
+        if in_force == listed:
+            return changes
+        caught_up = price_columns_from_object(in_force)
+        return {**{column: value for column, value in caught_up.items() if column not in changes}, **changes}
 
     def before_write(self, before: dict[str, Any] | None, now: Any) -> None:
         """A change of the listed prices takes effect now and joins the price timeline."""

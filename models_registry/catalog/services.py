@@ -9,6 +9,7 @@ and commands call these instead of saving models themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -108,7 +109,14 @@ def update_model(
     changes = dict(changes)
     cancel = set(cancel_scheduled)
     now = timezone.now()
-    scheduling = prices_effective_from is not None and prices_effective_from > now
+    if prices_effective_from is not None and prices_effective_from <= now:
+        raise ValidationError(
+            {
+                "price_schedule": "A scheduled price change must take effect in the future; "
+                "give no time for now."
+            }
+        )
+    scheduling = prices_effective_from is not None
     if not scheduling and not cancel:
         return writes.update(
             model, user=user, reason=reason, changes=changes, expected_version=expected_version
@@ -124,6 +132,7 @@ def update_model(
                 )
         schedule = [entry for entry in schedule if entry["effective_from"] not in cancel]
         if scheduling:
+            changes = row.changes_from_current(changes, now)  # scheduled on top of the prices in force
             price_columns = {field.column for field in PRICE_FIELDS.values()}
             new_prices = pricing_object_from_columns(
                 lambda column: changes.pop(column) if column in changes else getattr(row, column)
@@ -399,7 +408,8 @@ def _import_in_transaction(
     providers.update(new_providers)  # unsaved until the import is written
     plan = plan_import(
         entries,
-        current={model_id: config_from_model(row) for model_id, row in existing.items()},
+        # Compared with the prices in force (a scheduled price may have taken effect since the last write).
+        current={model_id: _in_force(config_from_model(row)) for model_id, row in existing.items()},
         provider_slugs=providers,
     )
     instances = _import_instances(plan, existing, befores, providers, user)
@@ -480,6 +490,11 @@ def _write_updates(
     )
 
 
+def _in_force(config: ModelConfig) -> ModelConfig:
+    pricing, _ = config.pricing_at()
+    return config if pricing is config.pricing else dataclasses.replace(config, pricing=pricing)
+
+
 def _missing_providers(entries: list[Any], existing: Mapping[str, Provider]) -> dict[str, Provider]:
     """Unsaved providers for the well-formed slugs the entries name that do not exist yet."""
     missing: dict[str, Provider] = {}
@@ -520,8 +535,13 @@ def _import_instances(
             instance = AIModel(provider=provider, created_by=user, updated_by=user, **values)
         else:
             instance = existing[row.model_id]
-            for change in row.changes:
-                setattr(instance, change.field, provider if change.field == "provider" else change.new)
+            changes = instance.changes_from_current(
+                {change.field: change.new for change in row.changes if change.field != "provider"}, now
+            )
+            for column, value in changes.items():
+                setattr(instance, column, value)
+            if any(change.field == "provider" for change in row.changes):
+                instance.provider = provider
             instance.before_write(dict(befores[row.model_id]), now)
             instance.updated_by = user
         instances[row.model_id] = instance

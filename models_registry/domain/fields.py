@@ -225,7 +225,8 @@ HOSTS = Kind("tuple[str, ...]", (), _list, lambda value: tuple(value or ()), lis
 # itself and the parser is also the rule that checks a column value from a form.
 
 PRICE_MAX_DIGITS, PRICE_DECIMAL_PLACES = 12, 6  # as the price columns
-_FEE_KEY = re.compile(r"^([a-z][a-z0-9_]*?)_per_([1-9][0-9]{0,8})$")
+# Per 1, 10, 100, ... requests: dividing by a power of ten is exact.
+_FEE_KEY = re.compile(r"^([a-z][a-z0-9_]*?)_per_(10{0,8})$")
 
 
 def _price_text(value: Any, where: str) -> str:
@@ -238,9 +239,9 @@ def _price_text(value: Any, where: str) -> str:
         raise _Problem(f"{where} is required")
     if not price.is_finite() or price < 0:
         raise _Problem(f"{where} must be a non-negative number")
-    _sign, digits, exponent = price.normalize().as_tuple()
-    places = max(-int(exponent), 0)
-    if places > PRICE_DECIMAL_PLACES or len(digits) - places > PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
+    places = max(-int(price.normalize().as_tuple().exponent), 0)
+    whole_digits = price.adjusted() + 1 if price else 0  # "1e15" has 16, not 1
+    if places > PRICE_DECIMAL_PLACES or whole_digits > PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
         raise _Problem(
             f"{where} has more precision than stored ({PRICE_DECIMAL_PLACES} decimal places, "
             f"{PRICE_MAX_DIGITS} digits): {value!r}"
@@ -267,7 +268,9 @@ def _request_fees(value: Any) -> dict[str, str]:
     canonical = {}
     for key in sorted(fees):
         if not isinstance(key, str) or not _FEE_KEY.match(key):
-            raise _Problem(f"key {key!r} must look like '<kind>_per_<count>', e.g. 'web_search_per_1000'")
+            raise _Problem(
+                f"key {key!r} must look like '<kind>_per_<1, 10, 100, ...>', e.g. 'web_search_per_1000'"
+            )
         canonical[key] = _price_text(fees[key], key)
     return canonical
 
@@ -877,7 +880,7 @@ def carry_price_timeline(
     past = [entry for entry in before_schedule if datetime.fromisoformat(entry["effective_from"]) <= now]
     future = [entry for entry in after_schedule if datetime.fromisoformat(entry["effective_from"]) > now]
     price_change = dict(after_pricing) != dict(before_pricing)
-    if not before_schedule and (future or price_change):
+    if not past and (future or price_change):
         # A timeline starts: it first records the listed prices it departs from.
         past = [{"effective_from": format_datetime_utc(listed_since), "pricing": dict(before_pricing)}]
     in_force = past[-1]["pricing"] if past else before_pricing
@@ -1010,3 +1013,24 @@ def rewritten_history(
         "entries that took effect already are history and stay as stored; keep them as exported "
         "(or leave price_schedule out) and change only entries after now"
     )
+
+
+def price_columns_from_object(canonical: Mapping[str, Any]) -> dict[str, Any]:
+    """Column values of every price column for a canonical pricing object (absent: the column's empty)."""
+    columns = {}
+    for key, field in PRICE_FIELDS.items():
+        value = canonical.get(key)
+        if field.kind in PRICE_KINDS:
+            columns[field.column] = None if value is None else Decimal(value)
+        else:
+            columns[field.column] = field.kind.parse(value)  # canonical already; absent → [] or {}
+    return columns
+
+
+def in_force_since(schedule: list[Mapping[str, Any]], now: datetime) -> str:
+    """The ``effective_from`` of the timeline entry in force at ``now``; "" before the first one."""
+    since = ""
+    for entry in schedule:
+        if datetime.fromisoformat(entry["effective_from"]) <= now:
+            since = entry["effective_from"]
+    return since

@@ -161,14 +161,13 @@ def exact_price(value: Any, *, scale: int = 0) -> str:
         # scaleb only moves the exponent; a precision as wide as the number keeps it from rounding.
         context.prec = max(context.prec, len(number.as_tuple().digits))
         price = abs(number.scaleb(scale))  # abs: -0 is 0
-    _sign, digits, exponent = price.normalize().as_tuple()
-    places = max(-int(exponent), 0)
+    places = max(-int(price.normalize().as_tuple().exponent), 0)
     if places > PRICE_DECIMAL_PLACES:
         raise _Unreadable(
             f"{format(price.normalize(), 'f')} has more precision than stored ({PRICE_DECIMAL_PLACES} "
             "decimal places)"
         )
-    if len(digits) - places > PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
+    if price and price.adjusted() + 1 > PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
         raise _Unreadable(f"{format(price, 'f')} is larger than stored ({PRICE_MAX_DIGITS} digits)")
     return format_money(price)
 

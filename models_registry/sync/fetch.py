@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -42,6 +43,21 @@ def read_file(path: str) -> bytes:
         raise SourceFetchError(f"{path}: permission denied") from None
 
 
+def _read_within(response: object, most: int, *, deadline: float, url: str) -> bytes:
+    """The body in chunks, within one overall deadline (the socket timeout is per read: a server
+    dripping a byte a minute would otherwise hold the sync for ever)."""
+    chunks, size = [], 0
+    while size < most:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not finish sending in time")
+        chunk = response.read(min(1024 * 1024, most - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def read_url(url: str) -> bytes:
     """The body of ``url`` (http or https only), or :class:`SourceFetchError`."""
     if not url.lower().startswith(("http://", "https://")):
@@ -55,7 +71,7 @@ def read_url(url: str) -> bytes:
                 raise SourceFetchError(
                     f"{url} is {_size(int(declared))}, larger than the limit of {_size(limit)}"
                 )
-            body = response.read(limit + 1)
+            body = _read_within(response, limit + 1, deadline=time.monotonic() + timeout, url=url)
     except urllib.error.HTTPError as error:
         raise SourceFetchError(f"{url} answered HTTP {error.code} {error.reason}") from None
     except TimeoutError:

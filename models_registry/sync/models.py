@@ -10,6 +10,7 @@ are audited like the catalog (who confirmed or rejected one, and why).
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -63,6 +64,26 @@ class SourceMapping(Audited):
 
     def __str__(self) -> str:
         return f"{self.model.model_id} → {self.source}:{self.upstream_key}"
+
+    def clean(self) -> None:
+        # The conditional unique constraints, said in words before the database refuses them.
+        if self.status != MappingStatus.CONFIRMED:
+            return
+        confirmed = SourceMapping.objects.filter(source=self.source, status=MappingStatus.CONFIRMED).exclude(
+            pk=self.pk
+        )
+        other = confirmed.filter(model_id=self.model_id).first()
+        if other is not None:
+            raise ValidationError(
+                f"{self.model.model_id} already has a confirmed {self.source} key ({other.upstream_key}): "
+                "reject that one first."
+            )
+        other = confirmed.filter(upstream_key=self.upstream_key).select_related("model").first()
+        if other is not None:
+            raise ValidationError(
+                f"{self.source}:{self.upstream_key} is already confirmed for {other.model.model_id}: "
+                "reject that one first."
+            )
 
 
 class RunStatus(models.TextChoices):

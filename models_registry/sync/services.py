@@ -25,7 +25,15 @@ from models_registry.audit.writes import require_reason
 from models_registry.catalog import services as catalog
 from models_registry.catalog.conversions import config_from_model
 from models_registry.catalog.models import AIModel, Provider
-from models_registry.domain.fields import BY_COLUMN, PRICE_KINDS, CatalogError, columns_from_entry
+from models_registry.domain.fields import (
+    BY_COLUMN,
+    PRICE_FIELDS,
+    PRICE_KINDS,
+    CatalogError,
+    columns_from_entry,
+    in_force_pricing_object,
+    pricing_object_from_columns,
+)
 from models_registry.domain.sources import (
     DEFAULT_PROVIDER_ALIASES,
     SourceCatalog,
@@ -44,6 +52,7 @@ from models_registry.sync.models import (
 )
 
 SUGGESTION_REASON = "Suggested by name by the {source} sync"
+PRICE_KEY_FOR_COLUMN = {field.column: key for key, field in PRICE_FIELDS.items()}
 
 
 @dataclass
@@ -260,11 +269,15 @@ def decide(
     outcome = ReviewOutcome()
     now = timezone.now()
     user = writes.acting_user(user)
+    wanted = [change.pk for change in changes]
     with transaction.atomic():
+        # The runs first, as apply does: a decision and an apply of the same run never interleave.
+        runs = ProposedChange.objects.filter(pk__in=wanted).values_list("run_id", flat=True).distinct()
+        list(SyncRun.objects.select_for_update().filter(pk__in=list(runs)).order_by("pk"))
         for change in (
             ProposedChange.objects.select_for_update()
             .select_related("run")
-            .filter(pk__in=[c.pk for c in changes])
+            .filter(pk__in=wanted)
             .order_by("pk")
         ):
             if change.run.status != RunStatus.REVIEW or change.applied:
@@ -318,16 +331,20 @@ def apply_run(run: SyncRun, *, user: Any, reason: str) -> ApplyOutcome:
             raise ValidationError("No proposal is accepted: accept the changes to apply first.")
         updates = [change for change in accepted if change.kind not in ("new_model", "gone")]
         models = writes.lock_in_order(AIModel, {change.model_id for change in updates if change.model_id})
+        now = timezone.now()
         stale = sorted(
             {
                 change.model_key
                 for change in updates
-                if change.model_id is None or models[change.model_id].version != change.model_version
+                if change.model_id is None
+                or models[change.model_id].version != change.model_version
+                or not _still_current(change, models[change.model_id], now)
             }
         )
         if stale:
             raise ValidationError(
-                "These models changed since the run read them, so applying could undo those edits: "
+                "These models changed since the run read them (an edit, or a scheduled price that took "
+                "effect), so applying could undo those changes: "
                 f"{', '.join(stale)}. Run the sync again and review the new proposals."
             )
         by_model: dict[int, dict[str, Any]] = {}
@@ -352,6 +369,16 @@ def apply_run(run: SyncRun, *, user: Any, reason: str) -> ApplyOutcome:
         run.save(update_fields=["status", "applied_at", "applied_by", "applied_reason", "change_set"])
         outcome.change_set_id = run.change_set_id
     return outcome
+
+
+def _still_current(change: ProposedChange, model: AIModel, now: Any) -> bool:
+    """Whether a price proposal's "now" is still the price in force: a scheduled price that took
+    effect between the run and the apply changes it without a new version."""
+    key = PRICE_KEY_FOR_COLUMN.get(change.column)
+    if key is None:
+        return True
+    listed = pricing_object_from_columns(lambda column: getattr(model, column))
+    return in_force_pricing_object(listed, model.price_schedule or [], now).get(key) == change.old
 
 
 def _column_value(column: str, value: Any) -> Any:

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from models_registry.catalog import services
+from models_registry.domain.fields import in_force_since
 from models_registry.models import CAPABILITY_FIELDS, AIModel
 
 ROLES = ("anonymous", "non_staff", "viewer", "editor", "superuser")
@@ -91,6 +93,8 @@ def change_form_data(
         "status": model.status,
         "reason": reason,
         "seen_version": model.version if seen_version is None else seen_version,
+        # Which price-timeline entry was in force when the page opened (a hidden field of the form).
+        "prices_in_force_since": in_force_since(model.price_schedule or [], timezone.now()),
         "_save": "Save",
     }
     for flag in (*CAPABILITY_FIELDS, "is_local", "is_pro", "is_internal_only", "is_experimental"):

@@ -147,7 +147,10 @@ def test_change_form_follows_the_schema(editor_client, gpt):
             ),
         ),
         # The timeline is shown as a table (read-only) and edited through the prices above.
-        ("Price timeline", ("price_timeline", "prices_effective_from", "cancel_scheduled")),
+        (
+            "Price timeline",
+            ("price_timeline", "prices_effective_from", "cancel_scheduled", "prices_in_force_since"),
+        ),
         (
             "Capabilities",
             (

@@ -121,10 +121,16 @@ def test_a_time_in_the_past_is_refused_not_taken_as_now(editor_client, gpt):
 
 def test_a_scheduled_price_can_be_cancelled_before_it_takes_effect(editor_client, gpt):
     later = timezone.now() + timedelta(days=3)
-    services.update_model(gpt, user=None, reason="Plan", changes={"input_price": Decimal("2")},
-                          prices_effective_from=later)  # fmt: skip
+    services.update_model(
+        gpt, user=None, reason="Plan", changes={"input_price": Decimal("2")}, prices_effective_from=later
+    )
     moment = format_datetime_utc(later)
-    data = change_form_data(gpt, reason="Vendor withdrew the cut", cancel_scheduled=[moment])
+    since = (
+        editor_client.get(url("change", gpt.pk)).context["adminform"].form.initial["prices_in_force_since"]
+    )
+    data = change_form_data(
+        gpt, reason="Vendor withdrew the cut", cancel_scheduled=[moment], prices_in_force_since=since
+    )
     response = editor_client.post(url("change", gpt.pk), data)
 
     assert response.status_code == 302
@@ -137,17 +143,23 @@ def test_after_a_scheduled_price_took_effect_the_form_shows_and_saves_the_prices
     # Time passes: the scheduled entry is now in the past (set directly, as the clock would).
     past = format_datetime_utc(timezone.now() - timedelta(minutes=1))
     timeline = [
-        {"effective_from": format_datetime_utc(gpt.created_at - timedelta(days=1)),
-         "pricing": {"input": "2.5", "output": "10"}},
+        {
+            "effective_from": format_datetime_utc(gpt.created_at - timedelta(days=1)),
+            "pricing": {"input": "2.5", "output": "10"},
+        },
         {"effective_from": past, "pricing": {"input": "2", "output": "10"}},
-    ]  # fmt: skip
+    ]
     AIModel.objects.filter(pk=gpt.pk).update(price_schedule=timeline)
     gpt.refresh_from_db()
 
     form = editor_client.get(url("change", gpt.pk)).context["adminform"].form
     assert form.initial["input_price"] == "2"
+    since = form.initial["prices_in_force_since"]
     response = editor_client.post(
-        url("change", gpt.pk), change_form_data(gpt, reason="Rename", name="GPT Renamed", input_price="2")
+        url("change", gpt.pk),
+        change_form_data(
+            gpt, reason="Rename", name="GPT Renamed", input_price="2", prices_in_force_since=since
+        ),
     )
 
     assert response.status_code == 302
@@ -172,8 +184,13 @@ def test_export_and_reimport_of_every_pricing_key_is_a_no_op(editor_client, gpt)
             "successor": "openai:gpt-next",
         },
     )
-    services.update_model(gpt, user=None, reason="Plan", changes={"output_price": Decimal("8")},
-                          prices_effective_from=timezone.now() + timedelta(days=10))  # fmt: skip
+    services.update_model(
+        gpt,
+        user=None,
+        reason="Plan",
+        changes={"output_price": Decimal("8")},
+        prices_effective_from=timezone.now() + timedelta(days=10),
+    )
     exported = editor_client.get(url("export")).content
     entry = next(item for item in json.loads(exported) if item["id"] == gpt.model_id)
     assert entry["pricing"]["tiers"] == [{"above_input_tokens": 272000, "input": "5", "output": "20"}]
@@ -185,3 +202,57 @@ def test_export_and_reimport_of_every_pricing_key_is_a_no_op(editor_client, gpt)
 
     assert "0 new, 0 updated" in done.text
     assert stored_version(gpt) == version
+
+
+def _took_effect_a_minute_ago(model: AIModel, pricing: dict) -> None:
+    """Time passes: a scheduled entry is now in force (set directly, as the clock would)."""
+    timeline = [
+        {
+            "effective_from": format_datetime_utc(model.created_at),
+            "pricing": {"input": "2.5", "output": "10"},
+        },
+        {"effective_from": format_datetime_utc(timezone.now() - timedelta(minutes=1)), "pricing": pricing},
+    ]
+    AIModel.objects.filter(pk=model.pk).update(price_schedule=timeline)
+    model.refresh_from_db()
+
+
+def test_a_change_of_one_price_starts_from_the_prices_in_force_not_the_listed_ones(gpt):
+    _took_effect_a_minute_ago(gpt, {"input": "2", "output": "8"})
+
+    services.update_model(gpt, user=None, reason="input only", changes={"input_price": Decimal("3")})
+
+    gpt.refresh_from_db()
+    assert gpt.price_schedule[-1]["pricing"] == {"input": "3", "output": "8"}  # not output 10
+    assert (gpt.input_price, gpt.output_price) == (Decimal("3"), Decimal("8"))  # the listed prices caught up
+
+
+def test_a_form_opened_before_a_scheduled_price_took_effect_is_refused(editor_client, gpt):
+    form = editor_client.get(url("change", gpt.pk)).context["adminform"].form
+    data = change_form_data(
+        gpt,
+        reason="Output cut",
+        output_price="9",
+        prices_in_force_since=form.initial.get("prices_in_force_since", ""),
+    )
+    _took_effect_a_minute_ago(gpt, {"input": "2", "output": "8"})
+
+    response = editor_client.post(url("change", gpt.pk), data)
+
+    assert response.status_code == 200
+    assert "A scheduled price took effect while you were editing" in response.text
+    gpt.refresh_from_db()
+    assert stored_version(gpt) == 1
+
+
+def test_a_timeline_of_only_scheduled_entries_keeps_the_listed_prices_as_its_past(gpt):
+    later = format_datetime_utc(timezone.now() + timedelta(days=5))
+    AIModel.objects.filter(pk=gpt.pk).update(
+        price_schedule=[{"effective_from": later, "pricing": {"input": "1", "output": "5"}}]
+    )
+    gpt.refresh_from_db()
+
+    services.update_model(gpt, user=None, reason="now", changes={"input_price": Decimal("2")})
+
+    gpt.refresh_from_db()
+    assert [entry["pricing"]["input"] for entry in gpt.price_schedule] == ["2.5", "2", "1"]

@@ -37,7 +37,7 @@ def test_the_file_keys_read_type_parity_import_and_admin_fields_are_the_declared
     assert {*IMPORTED_FIELDS, "model_id"} == declared_columns == set(ENTRY_KEY_FOR_FIELD)
     # The price timeline is edited through the price fields (a time to schedule them, entries to
     # cancel) and shown as a table, not as its JSON.
-    timeline_controls = {"prices_effective_from", "cancel_scheduled"}
+    timeline_controls = {"prices_effective_from", "cancel_scheduled", "prices_in_force_since"}
     form_fields = set(AIModelForm.base_fields) - {"reason", "seen_version"}
     assert form_fields == declared_columns - {"price_schedule"} | timeline_controls
     model_admin = admin.site._registry[AIModel]

@@ -158,7 +158,7 @@ def test_apply_is_refused_when_a_model_changed_since_the_run(mapped, source_serv
 
     with pytest.raises(
         ValidationError,
-        match="changed since the run read them, so applying could undo those edits: openai:gpt-5",
+        match=r"changed since the run read them .* so applying could undo those changes: openai:gpt-5",
     ):
         services.apply_run(run, user=editor, reason="late")
 
@@ -286,3 +286,44 @@ def test_the_guard_rails_come_from_the_settings(mapped, settings):
     settings.SYNC_MAX_CHANGES = 3
     run = services.run_sync(source="models-dev", data=SOURCE, origin="test").run
     assert all("large_run" in change.flags for change in run.changes.all())
+
+
+def test_apply_is_refused_when_a_scheduled_price_took_effect_since_the_run(mapped, source_server, editor):
+    sync("--source", "models-dev", "--url", source_server.serve("/api.json", SOURCE))
+    run = SyncRun.objects.get()
+    services.decide(
+        run.changes.filter(model_key="openai:gpt-5", column="input_price"),
+        decision=Decision.ACCEPTED,
+        user=editor,
+        reason="ok",
+        confirm_flagged=True,
+    )
+    gpt = AIModel.objects.get(model_id="openai:gpt-5")
+    # The clock, not a write: an entry in force now (no new version) moved the input price under the run.
+    AIModel.objects.filter(pk=gpt.pk).update(
+        price_schedule=[
+            {"effective_from": "2020-01-01T00:00:00Z", "pricing": {"input": "2.5", "output": "10"}},
+            {"effective_from": "2026-01-01T00:00:00Z", "pricing": {"input": "2", "output": "10"}},
+        ]
+    )
+
+    with pytest.raises(ValidationError, match="a scheduled price that took effect"):
+        services.apply_run(run, user=editor, reason="late")
+
+
+def test_confirming_a_second_key_for_a_model_is_refused_in_words(mapped, editor):
+    second = writes.create(
+        SourceMapping(
+            model=AIModel.objects.get(model_id="openai:gpt-5"),
+            source="models-dev",
+            upstream_key="openai/gpt-5-chat",
+        ),
+        user=None,
+        reason="suggested",
+    )
+
+    with pytest.raises(ValidationError, match="already has a confirmed models-dev key"):
+        services.set_mapping_status([second], MappingStatus.CONFIRMED, user=editor, reason="oops")
+
+    second.refresh_from_db()
+    assert second.status == MappingStatus.SUGGESTED
