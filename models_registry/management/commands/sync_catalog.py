@@ -59,10 +59,10 @@ class Command(BaseCommand):
 
     def _report(self, outcome: services.SyncOutcome) -> None:
         catalog = outcome.catalog
-        problems = len(catalog.problems) if catalog else 0
+        problems = len(services.source_problems(catalog)) if catalog else 0
         self.stdout.write(
             f"{outcome.source}: {len(catalog.models) if catalog else 0} upstream models read"
-            + (f", {problems} entries skipped (see the run's problems)" if problems else "")
+            + (f"; {problems} value(s) could not be read exactly (listed in the run)" if problems else "")
         )
         counts: dict[str, int] = {}
         flagged = 0
