@@ -180,9 +180,8 @@ def calculate_cost(
     :class:`UnknownModel` for an unknown id.
     """
     model = _model_or_raise(model_id, subject)
-    pricing = model.pricing if not model.price_schedule else model.pricing_at(at)[0]
     return cost_usd(
-        pricing,
+        model.pricing_at(at)[0],
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cached_input_tokens=cached_input_tokens,

@@ -33,11 +33,16 @@ from models_registry.admin.forms import (
     ReactivateForm,
     ReasonForm,
 )
-from models_registry.admin.price_widgets import timeline_rows
 from models_registry.admin.resources import AIModelResource, CatalogJSON
 from models_registry.admin.uploads import DatabaseUploadStorage
 from models_registry.catalog import services
-from models_registry.domain.fields import FIELDSETS, SCHEDULED, describe_price_schedule, display_datetime_utc
+from models_registry.domain.fields import (
+    FIELDSETS,
+    SCHEDULED,
+    describe_prices,
+    display_datetime_utc,
+    timeline_states,
+)
 from models_registry.domain.imports import ImportFileError
 from models_registry.domain.types import format_money
 from models_registry.models import CAPABILITY_FIELDS, AIModel, Provider
@@ -156,7 +161,7 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
 
     @admin.display(description="price timeline")
     def price_timeline(self, obj: AIModel) -> str:
-        rows = timeline_rows(obj.price_schedule or [], timezone.now())
+        rows = timeline_states(obj.price_schedule or [], timezone.now())
         if not rows:
             return "No price change yet: the listed prices apply since the model was created."
         return format_html(
@@ -167,12 +172,12 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
                 '<tr class="timeline-{}"><td>{}</td><td>{}</td><td>{}</td></tr>',
                 (
                     (
-                        row["state"].replace(" ", "-"),
-                        display_datetime_utc(row["entry"]["effective_from"]),
-                        row["state"],
-                        describe_price_schedule([row["entry"]]).split(": ", 1)[1],
+                        state.replace(" ", "-"),
+                        display_datetime_utc(entry["effective_from"]),
+                        state,
+                        describe_prices(entry["pricing"]),
                     )
-                    for row in rows
+                    for entry, state in rows
                 ),
             ),
         )

@@ -22,9 +22,7 @@ from models_registry.domain.fields import (
 from models_registry.domain.fields import (
     PRICE_KINDS,
     display_datetime_utc,
-    in_force_pricing_object,
     in_force_since,
-    pricing_object_from_columns,
 )
 from models_registry.domain.types import EDITABLE_MODEL_FIELDS, format_money
 from models_registry.models import AIModel, ModelStatus, Provider
@@ -131,8 +129,7 @@ class AIModelForm(AuditedForm):
             ]
             # A scheduled price that took effect since the last save: the form shows (and saves)
             # the prices in force, not the listed ones it replaced.
-            listed = pricing_object_from_columns(lambda column: getattr(self.instance, column))
-            in_force = in_force_pricing_object(listed, schedule, now)
+            listed, in_force = self.instance.listed_prices(), self.instance.prices_in_force(now)
             self.in_force_since = in_force_since(schedule, now)
             if not self.is_bound:
                 self.initial["prices_in_force_since"] = self.in_force_since

@@ -8,8 +8,6 @@ and an import accept and refuse the same things.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -195,21 +193,3 @@ class RequestFeesField(_CanonicalJSONField):
                 )
             fees[row["fee"]] = row.get("price")
         return fees
-
-
-def timeline_rows(schedule: list[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """The timeline's entries with their state (past, in force, scheduled), oldest first."""
-    rows, in_force = [], None
-    for index, entry in enumerate(schedule):
-        if datetime.fromisoformat(entry["effective_from"]) <= now:
-            in_force = index
-    for index, entry in enumerate(schedule):
-        state = (
-            "in force"
-            if index == in_force
-            else ("past" if in_force is not None and index < in_force else "scheduled")
-        )
-        if in_force is None and datetime.fromisoformat(entry["effective_from"]) <= now:
-            state = "past"
-        rows.append({"entry": entry, "state": state})
-    return rows

@@ -260,12 +260,19 @@ class AIModel(Audited):
         describe = DESCRIBE_COLUMN.get(name)
         return describe(value) if describe else None
 
+    def listed_prices(self) -> dict[str, Any]:
+        """The price columns as a canonical pricing object."""
+        return pricing_object_from_columns(lambda column: getattr(self, column))
+
+    def prices_in_force(self, now: Any) -> dict[str, Any]:
+        """The canonical prices in force at ``now``: the timeline's entry by then, else the listed ones."""
+        return in_force_pricing_object(self.listed_prices(), self.price_schedule or [], now)
+
     def changes_from_current(self, changes: dict[str, Any], now: Any) -> dict[str, Any]:
         """A write starts from the prices in force: when a scheduled price took effect since the last
         write, the listed prices are behind it, and the price columns this write leaves alone are
         brought up to it (else a change of one price would bring back the others' old values)."""
-        listed = pricing_object_from_columns(lambda column: getattr(self, column))
-        in_force = in_force_pricing_object(listed, self.price_schedule or [], now)
+        listed, in_force = self.listed_prices(), self.prices_in_force(now)
         if in_force == listed:
             return changes
         caught_up = price_columns_from_object(in_force)
@@ -278,7 +285,7 @@ class AIModel(Audited):
         self.price_schedule = carry_price_timeline(
             before_pricing=pricing_object_from_columns(before.__getitem__),
             before_schedule=before["price_schedule"] or [],
-            after_pricing=pricing_object_from_columns(lambda column: getattr(self, column)),
+            after_pricing=self.listed_prices(),
             after_schedule=self.price_schedule or [],
             now=now,
             listed_since=self.created_at or now,

@@ -891,7 +891,8 @@ def carry_price_timeline(
     return past + future
 
 
-def _describe_prices(prices: Mapping[str, Any]) -> str:
+def describe_prices(prices: Mapping[str, Any]) -> str:
+    """A canonical pricing object in words: "input 2.5, output 15, tiers (...)"."""
     parts = []
     for key, value in prices.items():
         if key == "tiers":
@@ -911,7 +912,7 @@ def describe_tiers(value: Any) -> str:
         return "none"
     return "; ".join(
         f"above {row['above_input_tokens']:,} tokens: "
-        + _describe_prices({key: price for key, price in row.items() if key != "above_input_tokens"})
+        + describe_prices({key: price for key, price in row.items() if key != "above_input_tokens"})
         for row in value
     )
 
@@ -920,7 +921,7 @@ def describe_service_tiers(value: Any) -> str:
     if not value:
         return "none"
     return "; ".join(
-        f"{name} x{row['multiplier']}" if "multiplier" in row else f"{name}: {_describe_prices(row)}"
+        f"{name} x{row['multiplier']}" if "multiplier" in row else f"{name}: {describe_prices(row)}"
         for name, row in value.items()
     )
 
@@ -942,7 +943,7 @@ def describe_price_schedule(value: Any) -> str:
     if not value:
         return "none"
     return "\n".join(
-        f"from {display_datetime_utc(entry['effective_from'])}: {_describe_prices(entry['pricing'])}"
+        f"from {display_datetime_utc(entry['effective_from'])}: {describe_prices(entry['pricing'])}"
         for entry in value
     )
 
@@ -964,15 +965,38 @@ def parse_column_value(column: str, value: Any) -> Any:
         raise ValueError(str(problem)) from None
 
 
+def _in_force_index(schedule: list[Mapping[str, Any]], now: datetime) -> int | None:
+    """Position of the timeline entry in force at ``now`` (entries are in time order), or None."""
+    position = None
+    for index, entry in enumerate(schedule):
+        if datetime.fromisoformat(entry["effective_from"]) > now:
+            break
+        position = index
+    return position
+
+
 def in_force_pricing_object(
     listed: Mapping[str, Any], schedule: list[Mapping[str, Any]], now: datetime
 ) -> dict[str, Any]:
     """The canonical prices in force at ``now``: the latest timeline entry by then, else the listed ones."""
-    current = dict(listed)
-    for entry in schedule:
-        if datetime.fromisoformat(entry["effective_from"]) <= now:
-            current = dict(entry["pricing"])
-    return current
+    position = _in_force_index(schedule, now)
+    return dict(listed if position is None else schedule[position]["pricing"])
+
+
+def timeline_states(schedule: list[Mapping[str, Any]], now: datetime) -> list[tuple[Mapping[str, Any], str]]:
+    """Each timeline entry with its state at ``now``: "past", "in force" or "scheduled"."""
+    position = _in_force_index(schedule, now)
+    return [
+        (
+            entry,
+            "scheduled"
+            if position is None or index > position
+            else "in force"
+            if index == position
+            else "past",
+        )
+        for index, entry in enumerate(schedule)
+    ]
 
 
 def schedule_prices(
@@ -1029,8 +1053,5 @@ def price_columns_from_object(canonical: Mapping[str, Any]) -> dict[str, Any]:
 
 def in_force_since(schedule: list[Mapping[str, Any]], now: datetime) -> str:
     """The ``effective_from`` of the timeline entry in force at ``now``; "" before the first one."""
-    since = ""
-    for entry in schedule:
-        if datetime.fromisoformat(entry["effective_from"]) <= now:
-            since = entry["effective_from"]
-    return since
+    position = _in_force_index(schedule, now)
+    return "" if position is None else schedule[position]["effective_from"]

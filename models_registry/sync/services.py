@@ -31,8 +31,6 @@ from models_registry.domain.fields import (
     PRICE_KINDS,
     CatalogError,
     columns_from_entry,
-    in_force_pricing_object,
-    pricing_object_from_columns,
 )
 from models_registry.domain.sources import (
     DEFAULT_PROVIDER_ALIASES,
@@ -341,13 +339,14 @@ def apply_run(run: SyncRun, *, user: Any, reason: str) -> ApplyOutcome:
         updates = [change for change in accepted if change.kind not in ("new_model", "gone")]
         models = writes.lock_in_order(AIModel, {change.model_id for change in updates if change.model_id})
         now = timezone.now()
+        in_force = {pk: model.prices_in_force(now) for pk, model in models.items()}
         stale = sorted(
             {
                 change.model_key
                 for change in updates
                 if change.model_id is None
                 or models[change.model_id].version != change.model_version
-                or not _still_current(change, models[change.model_id], now)
+                or not _still_current(change, in_force[change.model_id])
             }
         )
         if stale:
@@ -380,14 +379,11 @@ def apply_run(run: SyncRun, *, user: Any, reason: str) -> ApplyOutcome:
     return outcome
 
 
-def _still_current(change: ProposedChange, model: AIModel, now: Any) -> bool:
+def _still_current(change: ProposedChange, prices_in_force: dict[str, Any]) -> bool:
     """Whether a price proposal's "now" is still the price in force: a scheduled price that took
     effect between the run and the apply changes it without a new version."""
     key = PRICE_KEY_FOR_COLUMN.get(change.column)
-    if key is None:
-        return True
-    listed = pricing_object_from_columns(lambda column: getattr(model, column))
-    return in_force_pricing_object(listed, model.price_schedule or [], now).get(key) == change.old
+    return key is None or prices_in_force.get(key) == change.old
 
 
 def _column_value(column: str, value: Any) -> Any:
