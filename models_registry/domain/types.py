@@ -128,6 +128,9 @@ def _build_model_config() -> type:
         for name, annotation, default in read_type_fields()
     ]
     specs.append(("provider_name", "str", ""))
+    # Whether the provider makes the model (True) or resells it (a cloud or an aggregator):
+    # search ranks first-party models first among equal matches.
+    specs.append(("provider_first_party", "bool", True))
     cls = dataclasses.make_dataclass(
         "ModelConfig", specs, bases=(ModelConfigBehaviour,), frozen=True, slots=True
     )
