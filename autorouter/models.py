@@ -21,7 +21,7 @@ from simple_history.models import HistoricalRecords
 from models_registry.audit.models import Audited
 from models_registry.models import AIModel
 
-from .types import CATEGORIES, COMPLEXITIES, TIERS
+from .types import CATEGORIES, COMPLEXITIES, ROUTER_AREA, TIERS
 
 SINGLETON_ID = 1
 
@@ -68,6 +68,7 @@ def _weights_sum_to_one(complexity: str) -> models.CheckConstraint:
 class RouterConfig(Audited):
     """Every tuning parameter of the auto-router. Exactly one row (id 1)."""
 
+    snapshot_area = ROUTER_AREA
     id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
 
     # Bonuses
@@ -288,6 +289,7 @@ class ModelProfile(Audited):
     """How good one catalog model is, overall and per category (0-100), for the router."""
 
     immutable_fields = ("model",)
+    snapshot_area = ROUTER_AREA
 
     model = models.OneToOneField(
         AIModel,

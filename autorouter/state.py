@@ -21,7 +21,7 @@ from models_registry.rollout.flags import flag_is_active
 
 from .defaults import DEFAULT_SETTINGS, default_profiles
 from .flags import ROUTER_CONFIG_FLAG
-from .types import CATEGORIES, Profile, RouterSettings
+from .types import CATEGORIES, ROUTER_AREA, Profile, RouterSettings
 
 DATABASE, DEFAULTS = "database", "defaults"
 Source = Literal["database", "defaults"]
@@ -65,7 +65,9 @@ def _load_database_state() -> RouterState:
     return RouterState(settings, profiles, DATABASE, "; ".join(notes))
 
 
-database_snapshot: VersionedSnapshot[RouterState] = VersionedSnapshot(_load_database_state, name="autorouter")
+database_snapshot: VersionedSnapshot[RouterState] = VersionedSnapshot(
+    _load_database_state, name="autorouter", area=ROUTER_AREA
+)
 
 
 def database_state() -> RouterState:

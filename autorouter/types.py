@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
 
+# The snapshot area of the router's config and profiles: their writes rebuild the router's
+# snapshot only, never the catalog's.
+ROUTER_AREA = "router"
+
 CATEGORIES: tuple[str, ...] = (
     "coding",
     "reasoning",

@@ -2,20 +2,20 @@
 
 from models_registry.catalog.models import AIModel, Gateway, ImportUpload, ModelStatus, Provider, SpeedTier
 from models_registry.domain.types import CAPABILITY_FIELDS
-from models_registry.read.models import CatalogVersion
+from models_registry.read.models import SnapshotVersion
 from models_registry.rollout.models import RolloutFlag
 from models_registry.sync.models import ProposedChange, SourceMapping, SyncRun
 
 __all__ = [
     "CAPABILITY_FIELDS",
     "AIModel",
-    "CatalogVersion",
     "Gateway",
     "ImportUpload",
     "ModelStatus",
     "ProposedChange",
     "Provider",
     "RolloutFlag",
+    "SnapshotVersion",
     "SourceMapping",
     "SpeedTier",
     "SyncRun",

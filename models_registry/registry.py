@@ -62,20 +62,58 @@ class UnknownModel(LookupError):
     """No model with this id in the catalog the subject reads."""
 
 
-def _load_database_index() -> CatalogIndex:
+def _configs_from_rows(rows: Iterable[Any]) -> tuple[list[ModelConfig], int]:
+    """The read views of ``rows`` and the highest catalog revision among them."""
     from models_registry.catalog.conversions import config_from_model
-    from models_registry.catalog.models import AIModel
 
-    configs = []
-    for row in AIModel.objects.select_related("provider"):
+    configs, revision = [], 0
+    for row in rows:
+        revision = max(revision, row.catalog_revision, row.provider.catalog_revision)
         try:
             configs.append(config_from_model(row))
         except Exception:  # one corrupt row must not hide the other models
             logger.exception("registry: skipping unreadable model row %s", row.model_id)
-    return CatalogIndex.build(configs)
+    return configs, revision
 
 
-database_snapshot: VersionedSnapshot[CatalogIndex] = VersionedSnapshot(_load_database_index, name="catalog")
+def _load_database_index() -> CatalogIndex:
+    from models_registry.catalog.models import AIModel
+
+    rows = list(AIModel.objects.select_related("provider"))
+    configs, revision = _configs_from_rows(rows)
+    return CatalogIndex.build(configs, revision=revision, row_count=len(rows))
+
+
+def _refresh_database_index(previous: CatalogIndex) -> CatalogIndex:
+    """The catalog after the writes since ``previous``: only the rows stamped past its revision.
+
+    Every audited write stamps the rows it wrote (and a provider's edit, the provider) with
+    the catalog version it committed as, so a one-model edit reloads one row, not 5,000. A
+    row count that does not add up (rows written around the audited writes: a bulk load) or
+    revisions older than the index's (a restored database) fall back to a full load.
+    """
+    from django.db.models import Count, Max, Q
+
+    from models_registry.catalog.models import AIModel, Provider
+
+    seen = previous.revision
+    providers = list(Provider.objects.filter(catalog_revision__gt=seen).values_list("pk", flat=True))
+    rows = list(
+        AIModel.objects.filter(Q(catalog_revision__gt=seen) | Q(provider__in=providers)).select_related(
+            "provider"
+        )
+    )
+    counts = AIModel.objects.aggregate(total=Count("pk"), top=Max("catalog_revision"))
+    new_rows = sum(1 for row in rows if row.model_id not in previous.by_id)
+    if counts["total"] != previous.row_count + new_rows or (counts["top"] or 0) < seen:
+        return _load_database_index()  # rows written around the audited writes, or a restored database
+    configs, revision = _configs_from_rows(rows)
+    return previous.with_changes(configs, revision=max(seen, revision), row_count=counts["total"])
+
+
+database_snapshot: VersionedSnapshot[CatalogIndex] = VersionedSnapshot(
+    _load_database_index, name="catalog", refresh=_refresh_database_index
+)
 
 
 @lru_cache(maxsize=1)

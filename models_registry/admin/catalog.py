@@ -60,11 +60,13 @@ CAPABILITY_TAGS = {
 @admin.register(Provider)
 class ProviderAdmin(AuditedAdmin):
     form = ProviderForm
-    list_display = ("slug", "name", "updated_at")
+    list_display = ("slug", "name", "first_party", "updated_at")
+    list_filter = ("first_party",)
     search_fields = ("slug", "name")
 
     def get_fields(self, request: HttpRequest, obj: Provider | None = None) -> list[str]:
-        return ["slug", "name", "reason", "seen_version"] if self.can_save(request, obj) else ["slug", "name"]
+        fields = ["slug", "name", "first_party"]
+        return [*fields, "reason", "seen_version"] if self.can_save(request, obj) else fields
 
     def get_readonly_fields(self, request: HttpRequest, obj: Provider | None = None) -> tuple[str, ...]:
         # Model ids and import files name providers by slug: it is fixed once created.

@@ -180,7 +180,7 @@ class AIModelForm(AuditedForm):
 class ProviderForm(AuditedForm):
     class Meta:
         model = Provider
-        fields = ["slug", "name"]
+        fields = ["slug", "name", "first_party"]
 
 
 class ReasonForm(forms.Form):

@@ -43,7 +43,13 @@ def backfill(
     user_model = history._meta.get_field("history_user").related_model
     content_type, _ = content_type_model.objects.get_or_create(app_label=app_label, model=model_name.lower())
     pk_name = model._meta.pk.attname
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name not in EXCLUDED]
+    # Columns history does not keep (the catalog revision stamp) have nothing to diff.
+    kept = {f.name for f in history._meta.concrete_fields}
+    fields = [
+        f
+        for f in model._meta.concrete_fields
+        if not f.primary_key and f.name not in EXCLUDED and f.name in kept
+    ]
     related = {
         f.attname: {
             getattr(r, f.target_field.attname): _label(r) for r in f.related_model._default_manager.all()

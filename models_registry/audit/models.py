@@ -50,6 +50,12 @@ class Audited(models.Model):
     )
     # Fields that identify the object and cannot change after creation.
     immutable_fields: tuple[str, ...] = ()
+    # The snapshot area a write to this table moves (see models_registry.read.catalog_version):
+    # only the snapshots of that area are rebuilt.
+    snapshot_area: str = "catalog"
+    # A column stamped with the area's new version by every write of a row, so snapshots reload
+    # only the rows written since the version they have (None: the table is reloaded whole).
+    revision_field: str | None = None
 
     class Meta:
         abstract = True

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from models_registry.audit.models import Audited, ChangeRecord, ChangeSet, ChangeType
 from models_registry.audit.values import describe_field_value
-from models_registry.read.catalog_version import bump_on_commit
+from models_registry.read.catalog_version import CATALOG, bump_on_commit, version_expression
 
 A = TypeVar("A", bound=Audited)
 
@@ -63,7 +63,9 @@ def user_name(user: Any) -> str:
 class _Scope:
     change_set: ChangeSet
     written: bool = False
-    bump: bool = False  # the catalog version is bumped once, when the block ends
+    # What the block wrote, (table, pk) per table: the versions of their snapshot areas are bumped
+    # once, when the block ends, and the rows stamped with them.
+    written_rows: dict[type, set[Any]] = dataclasses.field(default_factory=dict)
     # Rows locked by lock_in_order() in this block: every later write of the block goes through
     # these same objects, so lock() hands them back instead of reading each row a second time.
     locked: dict[tuple[type, Any], Any] = dataclasses.field(default_factory=dict)
@@ -91,21 +93,46 @@ def change_set(*, user: Any, reason: str, summary: str = "") -> Iterator[None]:
             yield
         finally:
             _scope.reset(token)
-        if scope.bump and not transaction.get_rollback():
+        if scope.written_rows and not transaction.get_rollback():
             # Once for the whole block, outside any savepoint inside it: a bulk write (an apply of
-            # 500 changes) costs one version update, not one per row.
-            bump_on_commit()
+            # 500 changes) costs one version update per area, not one per row.
+            _announce(scope.written_rows)
         if not scope.written and not transaction.get_rollback():
             scope.change_set.delete()  # (a rolled-back block takes it along anyway)
 
 
-def bump_catalog_version() -> None:
-    """Say that the registry changed: now, or at the end of the enclosing change set."""
+def announce_writes(objs: Iterable[models.Model]) -> None:
+    """Say that these rows changed: now, or at the end of the enclosing change set.
+
+    Their snapshot areas' versions move (once per area) and, for tables with a
+    ``revision_field``, the rows are stamped with the new version.
+    """
+    written: dict[type, set[Any]] = {}
+    for obj in objs:
+        written.setdefault(type(obj), set()).add(obj.pk)
+    if not written:
+        return
     scope = _scope.get()
     if scope is None:
-        bump_on_commit()
+        _announce(written)
     else:
-        scope.bump = True
+        for model, pks in written.items():
+            scope.written_rows.setdefault(model, set()).update(pks)
+
+
+def _announce(written: Mapping[type, set[Any]]) -> None:
+    bump_on_commit(getattr(model, "snapshot_area", CATALOG) for model in written)
+    for model, pks in written.items():
+        revision_field = getattr(model, "revision_field", None)
+        if revision_field:
+            version = version_expression(model.snapshot_area)
+            rows = list(pks)
+            for start in range(0, len(rows), _STAMP_BATCH):  # SQLite caps the parameters of a query
+                batch = rows[start : start + _STAMP_BATCH]
+                model._default_manager.filter(pk__in=batch).update(**{revision_field: version})
+
+
+_STAMP_BATCH = 900
 
 
 def current_change_set() -> ChangeSet | None:
@@ -134,7 +161,7 @@ def _current_change_set(user: Any, reason: str) -> ChangeSet:
 
 def tracked_fields(model: type[models.Model]) -> list[models.Field]:
     """The fields an audited write diffs, restores and shows: all but identity and bookkeeping."""
-    excluded = set(getattr(model, "audit_excluded_fields", ()))
+    excluded = {*getattr(model, "audit_excluded_fields", ()), getattr(model, "revision_field", None)}
     return [
         field for field in model._meta.concrete_fields if not field.primary_key and field.name not in excluded
     ]
@@ -342,7 +369,7 @@ def create(obj: A, *, user: Any, reason: str, change_type: str = ChangeType.CREA
         _clean(obj, new=True)
         _save(obj, user=user, reason=reason, new=True)
         _record(obj, user=user, reason=reason, change_type=change_type, diff=field_diff(obj, None))
-        bump_catalog_version()
+        announce_writes([obj])
     return obj
 
 
@@ -402,7 +429,7 @@ def update(
         if change_type == ChangeType.UPDATED:  # a plain edit may still be a deprecation, say
             change_type = row.change_type_of(before, after)
         _record(row, user=user, reason=reason, change_type=change_type, diff=field_diff(row, before))
-        bump_catalog_version()
+        announce_writes([row])
     copy_state(row, obj)
     return obj
 

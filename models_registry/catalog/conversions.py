@@ -20,4 +20,9 @@ def config_from_model(row: AIModel) -> ModelConfig:
     def column(name: str) -> Any:
         return row.provider.slug if name == "provider" else getattr(row, name)
 
-    return ModelConfig(**read_values_from_columns(column), provider_name=row.provider.name)
+    provider = row.provider
+    return ModelConfig(
+        **read_values_from_columns(column),
+        provider_name=provider.name,
+        provider_first_party=provider.first_party,
+    )

@@ -31,10 +31,17 @@ from models_registry.domain.fields import (
 from models_registry.domain.types import CAPABILITIES, CAPABILITY_FIELDS
 
 
+def _catalog_revision_field() -> models.BigIntegerField:
+    """The catalog version that last wrote the row (stamped by the audited writes): registry
+    snapshots reload only the rows past the version they have."""
+    return models.BigIntegerField(default=0, editable=False, db_index=True)
+
+
 class Provider(Audited):
     """A model vendor (OpenAI, Anthropic, ...). Data, not code: adding one needs no deploy."""
 
     immutable_fields = ("slug",)  # model ids and import files name providers by slug
+    revision_field = "catalog_revision"
 
     slug = models.CharField(
         max_length=50,
@@ -43,10 +50,21 @@ class Provider(Audited):
         help_text="As model ids and files name the provider, e.g. 'openai' or 'fireworks_ai'.",
     )
     name = models.CharField("display name", max_length=100)
+    first_party = models.BooleanField(
+        "first-party",
+        default=False,
+        help_text=(
+            "The provider makes the models it serves (OpenAI, Anthropic), as opposed to reselling "
+            "others' (a cloud, an aggregator). Search ranks first-party models first among equal matches."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    catalog_revision = _catalog_revision_field()
 
-    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
+    history = HistoricalRecords(
+        history_change_reason_field=models.TextField(null=True), excluded_fields=["catalog_revision"]
+    )
 
     class Meta:
         ordering = ["slug"]
@@ -93,6 +111,7 @@ class AIModel(Audited):
     """One LLM offered by the chat app."""
 
     immutable_fields = ("model_id",)
+    revision_field = "catalog_revision"
 
     # Identity
     model_id = models.CharField(
@@ -189,7 +208,11 @@ class AIModel(Audited):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
+    catalog_revision = _catalog_revision_field()
+
+    history = HistoricalRecords(
+        history_change_reason_field=models.TextField(null=True), excluded_fields=["catalog_revision"]
+    )
 
     class Meta:
         ordering = ["model_id"]

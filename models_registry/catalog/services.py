@@ -49,8 +49,11 @@ from models_registry.domain.types import ModelConfig
 SEED_REASON = "Initial seed from static catalog"
 
 
-def create_provider(*, slug: str, name: str, user: Any, reason: str) -> Provider:
-    return save_new_provider(Provider(slug=slug, name=name), user=user, reason=reason)
+def create_provider(*, slug: str, name: str, user: Any, reason: str, first_party: bool = False) -> Provider:
+    """A new provider; a reseller unless ``first_party`` (providers an import or a sync adds are)."""
+    return save_new_provider(
+        Provider(slug=slug, name=name, first_party=first_party), user=user, reason=reason
+    )
 
 
 def save_new_provider(provider: Provider, *, user: Any, reason: str) -> Provider:
@@ -269,7 +272,9 @@ def seed_models(
                 with transaction.atomic():  # a savepoint, so one failure leaves the rest usable
                     if new_provider:
                         provider = Provider(
-                            slug=config.provider, name=provider_names.get(config.provider, config.provider)
+                            slug=config.provider,
+                            name=provider_names.get(config.provider, config.provider),
+                            first_party=config.provider_first_party,
                         )
                         writes.create(provider, user=user, reason=reason)
                     writes.create(
@@ -457,8 +462,7 @@ def _import_in_transaction(
             change_type=ChangeType.UPDATED,
         )
     outcome.saved = {instance.model_id: instance for instance in (*new, *updated)}
-    if outcome.saved:
-        writes.bump_catalog_version()
+    writes.announce_writes(outcome.saved.values())
     return outcome
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 
 from models_registry.domain.types import CAPABILITIES, SELECTABLE_STATUSES, STATUSES, ModelConfig
 
 SELECTABLE = "selectable"
+_MODEL_ID = attrgetter("id")
 
 
 def normalize_capabilities(capability: str | Iterable[str] | None) -> frozenset[str]:
@@ -31,16 +33,41 @@ class CatalogIndex:
     by_id: dict[str, ModelConfig]  # never mutated after build
     providers: frozenset[str]
     has_deprecation_dates: bool = False  # then what is selectable changes with the day
+    # Where the models came from, for a refresh that reads only what changed since: the source's
+    # highest revision among them and how many source rows there were (unreadable ones included).
+    revision: int = 0
+    row_count: int = 0
     _list_cache: dict = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, models: Iterable[ModelConfig]) -> CatalogIndex:
-        ordered = tuple(sorted(models, key=lambda model: model.id))
+    def build(cls, models: Iterable[ModelConfig], *, revision: int = 0, row_count: int = 0) -> CatalogIndex:
+        ordered = tuple(sorted(models, key=_MODEL_ID))
         return cls(
             models=ordered,
             by_id={model.id: model for model in ordered},
             providers=frozenset(model.provider for model in ordered),
             has_deprecation_dates=any(model.deprecation_date is not None for model in ordered),
+            revision=revision,
+            row_count=row_count,
+        )
+
+    def with_changes(self, changed: Iterable[ModelConfig], *, revision: int, row_count: int) -> CatalogIndex:
+        """A new index with ``changed`` models added or replaced; every other model object is kept.
+
+        What the build precomputes is cheap from the previous index (a dict copy and an
+        almost sorted sort); the lazily built parts (list cache, search index) start afresh.
+        """
+        by_id = dict(self.by_id)
+        for model in changed:
+            by_id[model.id] = model
+        ordered = tuple(sorted(by_id.values(), key=_MODEL_ID))
+        return type(self)(
+            models=ordered,
+            by_id=by_id,
+            providers=frozenset(by_id[model_id].provider for model_id in by_id),
+            has_deprecation_dates=any(model.deprecation_date is not None for model in ordered),
+            revision=revision,
+            row_count=row_count,
         )
 
     def get(self, model_id: str) -> ModelConfig | None:

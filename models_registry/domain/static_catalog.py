@@ -8,7 +8,7 @@ broken fixture never half-loads.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -31,12 +31,17 @@ from models_registry.domain.types import ModelConfig
 class StaticCatalog:
     providers: Mapping[str, str]  # slug → display name
     models: tuple[ModelConfig, ...]
+    first_party: frozenset[str] = frozenset()  # slugs of the providers that make their models
 
     def by_id(self) -> dict[str, ModelConfig]:
         return {model.id: model for model in self.models}
 
 
-def parse_entry(entry: Any, provider_names: Mapping[str, str] | None = None) -> ModelConfig:
+def parse_entry(
+    entry: Any,
+    provider_names: Mapping[str, str] | None = None,
+    first_party: Collection[str] | None = None,
+) -> ModelConfig:
     """Validate one catalog entry and return it as a :class:`ModelConfig`."""
     if not isinstance(entry, Mapping):
         raise CatalogError("", "entry", "must be an object")
@@ -50,30 +55,40 @@ def parse_entry(entry: Any, provider_names: Mapping[str, str] | None = None) -> 
     return ModelConfig(
         **read_values_from_columns(columns.__getitem__),
         provider_name=(provider_names or {}).get(provider, provider),
+        provider_first_party=first_party is None or provider in first_party,
     )
 
 
 def parse_catalog(document: Any) -> StaticCatalog:
-    """Validate a whole catalog document (``{"providers": [...], "models": [...]}``)."""
+    """Validate a whole catalog document (``{"providers": [...], "models": [...]}``).
+
+    A provider entry is ``{"slug", "name", "first_party"}``; ``first_party`` (the provider
+    makes its models, it does not resell them) is false when absent.
+    """
     if not isinstance(document, Mapping):
         raise CatalogError("", "document", "must be an object with 'providers' and 'models'")
     providers: dict[str, str] = {}
+    first_party: set[str] = set()
     for item in document.get("providers") or []:
         if not isinstance(item, Mapping) or not PROVIDER_SLUG_PATTERN.match(str(item.get("slug", ""))):
             raise CatalogError("", "providers", f"bad provider entry {item!r}")
+        if not isinstance(item.get("first_party", False), bool):
+            raise CatalogError("", "providers", f"{item['slug']}: first_party must be true or false")
         providers[item["slug"]] = str(item.get("name") or item["slug"])
+        if item.get("first_party"):
+            first_party.add(item["slug"])
     raw_models = document.get("models")
     if not isinstance(raw_models, list):
         raise CatalogError("", "models", "must be a list")
     models: list[ModelConfig] = []
     seen: set[str] = set()
     for entry in raw_models:
-        config = parse_entry(entry, providers)
+        config = parse_entry(entry, providers, first_party)
         if config.id in seen:
             raise CatalogError(config.id, "id", "appears twice in the catalog")
         seen.add(config.id)
         models.append(config)
-    return StaticCatalog(providers=providers, models=tuple(models))
+    return StaticCatalog(providers=providers, models=tuple(models), first_party=frozenset(first_party))
 
 
 def load_catalog_file(path: str | Path) -> StaticCatalog:

@@ -1,23 +1,21 @@
-"""The catalog version table, for deployments without Redis."""
+"""The snapshot version table, for deployments without Redis (and the truth with it)."""
 
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
 
 
-class CatalogVersion(models.Model):
-    """One row holding the catalog version when no Redis is configured.
+class SnapshotVersion(models.Model):
+    """One row per snapshot area (``catalog``, ``rollout``, ``router``, ...) holding its version.
 
-    Bumped by every committed write to the registry; readers poll it (one
-    indexed read per refresh interval) to know when to reload their snapshot.
+    Bumped by every committed write to that area; readers poll their area's row (one
+    indexed read per refresh interval) to know when to reload their snapshot. Models
+    and providers are stamped with the catalog version that last changed them, so a
+    reader reloads only the rows past the version it has.
     """
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    area = models.CharField(max_length=40, primary_key=True)
     version = models.BigIntegerField(default=0)
 
-    class Meta:
-        constraints = [models.CheckConstraint(condition=Q(id=1), name="catalogversion_single_row")]
-
     def __str__(self) -> str:
-        return f"catalog version {self.version}"
+        return f"{self.area} version {self.version}"

@@ -1,11 +1,13 @@
 """Immutable in-memory snapshots that follow the shared catalog version.
 
 A :class:`VersionedSnapshot` holds whatever its loader built (an index of the
-catalog, the rollout flags, the router's config...). ``get()`` returns it
-with no query at all; at most once per ``REGISTRY_REFRESH_SECONDS`` it reads
-the catalog version (Redis or one database row) and rebuilds the value if the
-version moved. A write committed in this process marks snapshots stale at
-once.
+catalog, the rollout flags, the router's config...) and follows one snapshot
+area's version. ``get()`` returns it with no query at all; at most once per
+``REGISTRY_REFRESH_SECONDS`` it reads its area's version (Redis or one
+database row) and rebuilds the value if the version moved, from the previous
+value when it has a ``refresh`` function (only the rows written since), else
+whole. A write committed in this process marks its area's snapshots stale at
+once; a write to another area costs them nothing.
 
 If the version or the loader fails (or stalls) because the database is
 unreachable, the last good value keeps being served with ``degraded`` set
@@ -106,9 +108,20 @@ class VersionedSnapshot(Generic[T]):
     (read your own writes).
     """
 
-    def __init__(self, loader: Callable[[], T], *, name: str) -> None:
+    def __init__(
+        self,
+        loader: Callable[[], T],
+        *,
+        name: str,
+        area: str = catalog_version.CATALOG,
+        refresh: Callable[[T], T] | None = None,
+    ) -> None:
         self.loader = loader
+        self.refresh = refresh  # previous value -> new value, reading only what changed
         self.name = name
+        self.area = area
+        self._area_generation = -1  # the area's local generation the value was loaded at
+        self._reload_whole = False  # set by invalidate(): the next load ignores the previous value
         self._value: T | None = None
         self._loaded = False
         self._version: Hashable | None = None
@@ -138,6 +151,8 @@ class VersionedSnapshot(Generic[T]):
         self._version = None
         self._checked_at = float("-inf")
         self._generation = -1
+        self._area_generation = -1
+        self._reload_whole = True
 
     def _refresh(self) -> T:
         if not self._loaded and self._failures and time.monotonic() - self._checked_at < self._wait:
@@ -151,14 +166,18 @@ class VersionedSnapshot(Generic[T]):
         try:
             now = time.monotonic()
             generation = catalog_version.local_generation
-            if self._loaded and self._generation == generation and now - self._checked_at < self._wait:
-                return self._value  # type: ignore[return-value]  # another thread refreshed it
+            area_generation = catalog_version.area_generation(self.area)
+            area_moved = area_generation != self._area_generation
+            if self._loaded and not area_moved and now - self._checked_at < self._wait:
+                # Another thread refreshed it, or a write of this process to another area.
+                self._generation = generation
+                return self._value  # type: ignore[return-value]
             if self._loaded and self._failures and now - self._checked_at < self._wait:
                 return self._value  # type: ignore[return-value]  # backing off: no reader waits on a dead source
-            if _background_polls() and (not self._loaded or self._generation == generation):
-                self._poll_in_background(now, generation)
+            if _background_polls() and (not self._loaded or not area_moved):
+                self._poll_in_background(now, generation, area_generation)
             else:  # a write of this process: here and now (read your own writes)
-                self._poll(now, generation)
+                self._poll(now, generation, area_generation)
                 monitoring.flush()
         finally:
             self._lock.release()
@@ -166,14 +185,19 @@ class VersionedSnapshot(Generic[T]):
             raise SnapshotUnavailable(self.name)
         return self._value  # type: ignore[return-value]
 
-    def _poll(self, now: float, generation: int) -> None:
+    def _poll(self, now: float, generation: int, area_generation: int) -> None:
         try:
-            version = catalog_version.current_version()
-            if not self._loaded or version != self._version or generation != self._generation:
-                self._value = self.loader()
+            version = catalog_version.current_version(self.area)
+            if not self._loaded or version != self._version or area_generation != self._area_generation:
+                if self._loaded and self.refresh is not None and not self._reload_whole:
+                    self._value = self.refresh(self._value)  # type: ignore[arg-type]
+                else:
+                    self._value = self.loader()
+                    self._reload_whole = False
                 self._loaded = True
                 self._version = version
             self._generation = generation
+            self._area_generation = area_generation
             self._checked_at = now
             self._failures = 0
             self._wait = _refresh_seconds
@@ -184,11 +208,11 @@ class VersionedSnapshot(Generic[T]):
             logger.exception("registry snapshot %r: loading failed", self.name)
             self._note_failure(now, f"loading failed ({exc.__class__.__name__})")
 
-    def _poll_in_background(self, now: float, generation: int) -> None:
+    def _poll_in_background(self, now: float, generation: int, area_generation: int) -> None:
         if self._worker is not None and not self._worker.done():
             self._on_stall(now)  # the previous poll is still waiting for an answer
             return
-        self._worker = _poller().submit(self._background_poll, now, generation)
+        self._worker = _poller().submit(self._background_poll, now, generation, area_generation)
         if not self._loaded:  # nothing to serve yet: wait for the first load, within a bound
             futures.wait([self._worker], timeout=_first_load_timeout)
             if not self._worker.done():
@@ -196,12 +220,12 @@ class VersionedSnapshot(Generic[T]):
         else:  # readers keep the current value; the poll installs its result when it answers
             self._checked_at = now
 
-    def _background_poll(self, now: float, generation: int) -> None:
+    def _background_poll(self, now: float, generation: int, area_generation: int) -> None:
         # The poll thread keeps its connection between polls, within CONN_MAX_AGE, as a
         # request thread does: closed when too old or broken.
         for connection in connections.all(initialized_only=True):
             connection.close_if_unusable_or_obsolete()
-        self._poll(now, generation)
+        self._poll(now, generation, area_generation)
         monitoring.flush()  # the read counters travel with the poll, off the reader's thread
 
     def _on_stall(self, now: float) -> None:

@@ -89,7 +89,7 @@ def _load_thresholds() -> dict[str, int]:
     }
 
 
-_thresholds = VersionedSnapshot(_load_thresholds, name="rollout-flags")
+_thresholds = VersionedSnapshot(_load_thresholds, name="rollout-flags", area=RolloutFlag.snapshot_area)
 
 
 def flag_is_active(flag_name: str, subject: Any = None) -> bool:

@@ -24,6 +24,7 @@ class RolloutFlag(Audited, AbstractUserFlag):
     """
 
     immutable_fields = ("name",)
+    snapshot_area = "rollout"
     audit_excluded_fields = (*Audited.audit_excluded_fields, "created", "modified")
 
     history = HistoricalRecords(

@@ -37,6 +37,7 @@ class SourceMapping(Audited):
     """
 
     immutable_fields = ("model", "source", "upstream_key")
+    snapshot_area = "sync"  # no snapshot reads mappings: a mapping edit rebuilds nothing
 
     model = models.ForeignKey(AIModel, on_delete=models.CASCADE, related_name="source_mappings")
     source = models.CharField(max_length=20, choices=SOURCE_CHOICES)

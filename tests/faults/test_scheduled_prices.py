@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from models_registry.catalog.services import update_model
 from models_registry.models import AIModel
-from models_registry.read.models import CatalogVersion
+from models_registry.read.models import SnapshotVersion
 
 from .test_outages import MODEL, SLACK_SECONDS, Reader, _everyone_reads_the_database
 
@@ -23,7 +23,7 @@ pytestmark = [
 
 
 def _catalog_version() -> int:
-    return CatalogVersion.objects.get().version
+    return SnapshotVersion.objects.get(area="catalog").version
 
 
 def test_a_price_scheduled_two_seconds_ahead_is_billed_by_a_running_process_then(seeded):

@@ -26,13 +26,18 @@ def test_the_file_keys_read_type_parity_import_and_admin_fields_are_the_declared
     assert set(ENTRY_KEYS) == declared_keys  # static catalog
     assert set(catalog_entry(config)) == declared_keys  # import / export files
     assert {field.column_name for field in AIModelResource().get_import_fields()} == declared_keys
-    read_fields = {field.name for field in dataclasses.fields(ModelConfig)} - {"provider_name"}
+    # The provider's name and first-party flag come from its own row, not from the model's entry.
+    read_fields = {field.name for field in dataclasses.fields(ModelConfig)} - {
+        "provider_name",
+        "provider_first_party",
+    }
     assert read_fields == declared_keys  # the read type
     # Parity compares the prices in force, not the database's own price history.
     assert {*parity._COMPARED_KEYS, "id", "price_schedule"} == declared_keys  # parity
 
     declared_columns = set(COLUMNS)
-    stored = {f.name for f in AIModel._meta.concrete_fields} - set(Audited.audit_excluded_fields)
+    bookkeeping = {*Audited.audit_excluded_fields, AIModel.revision_field}
+    stored = {f.name for f in AIModel._meta.concrete_fields} - bookkeeping
     assert stored == declared_columns  # the table holds exactly the declared fields
     assert {*IMPORTED_FIELDS, "model_id"} == declared_columns == set(ENTRY_KEY_FOR_FIELD)
     # The price timeline is edited through the price fields (a time to schedule them, entries to
@@ -47,9 +52,11 @@ def test_the_file_keys_read_type_parity_import_and_admin_fields_are_the_declared
 
 def test_every_static_entry_round_trips_through_file_row_and_read_type(static_catalog):
     for config in static_catalog.models:
-        assert parse_entry(file_entry(config), static_catalog.providers) == config
+        assert parse_entry(file_entry(config), static_catalog.providers, static_catalog.first_party) == config
         columns = columns_from_read(config)
-        provider = Provider(slug=columns.pop("provider"), name=config.provider_name)
+        provider = Provider(
+            slug=columns.pop("provider"), name=config.provider_name, first_party=config.provider_first_party
+        )
         assert config_from_model(AIModel(provider=provider, **columns)) == config
 
 
