@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,6 +33,8 @@ from models_registry.rollout.flags import (
     stage_history,
 )
 from models_registry.rollout.parity import run_parity_check
+
+PARITY_LINES_ON_PAGE = 50  # of each kind (errors, new models, changed models); the rest in the full report
 
 
 class RolloutChangeForm(forms.Form):
@@ -79,7 +82,19 @@ class RolloutFlagAdmin(AuditedAdmin):
     def get_urls(self):
         urls = super().get_urls()
         page = self.admin_site.admin_view(self.rollout_view)
-        return [path("rollout/", page, name="models_registry_rollout"), *urls]
+        report = self.admin_site.admin_view(self.parity_report_view)
+        return [
+            path("rollout/", page, name="models_registry_rollout"),
+            path("rollout/parity.txt", report, name="models_registry_parity_report"),
+            *urls,
+        ]
+
+    def parity_report_view(self, request):
+        """The whole parity report as text (the page lists the first ones of each kind)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        lines = run_parity_check().lines()
+        return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
 
     def rollout_view(self, request):
         if not self.has_view_permission(request):
@@ -104,6 +119,7 @@ class RolloutFlagAdmin(AuditedAdmin):
                 {"name": name, "percent": percent, "next_stage": next_stage(percent),
                  "version": flag_version(name), "history": list(reversed(stage_history(name)))}
             )  # fmt: skip
+        parity = run_parity_check()
         context = {
             **self.admin_site.each_context(request),
             "title": "Rollout",
@@ -112,7 +128,8 @@ class RolloutFlagAdmin(AuditedAdmin):
             "stages": STAGES,
             "source": source_setting(),
             "totals": monitoring.totals(),
-            "parity": run_parity_check(),
+            "parity": parity,
+            "parity_lines": parity.lines(limit=PARITY_LINES_ON_PAGE),
             "form": form,
             "can_change": can_change,
         }

@@ -81,22 +81,36 @@ class ParityReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def lines(self) -> list[str]:
-        """The report as text lines, errors first."""
-        out = [f"ERROR {error}" for error in self.errors]
-        out += [f"new in database (not in static catalog): {model_id}" for model_id in self.only_in_database]
-        for diff in self.differences:
+    def lines(self, limit: int | None = None) -> list[str]:
+        """The report as text lines, errors first.
+
+        With ``limit``, at most that many errors, new models and changed models are listed, each
+        list followed by how many more there are (a page stays small at 5,000 models).
+        """
+        errors, new, differences = self.errors, self.only_in_database, self.differences
+        out = [f"ERROR {error}" for error in errors[:limit]]
+        out += _more(len(errors), limit, "error")
+        out += [f"new in database (not in static catalog): {model_id}" for model_id in new[:limit]]
+        out += _more(len(new), limit, "model new in database")
+        for diff in differences[:limit]:
             drift = ""
             if diff.cost_drift is not None:
                 flag = "  <-- above 5%" if diff.drift_flagged else ""
                 drift = f" (reference cost drift {diff.cost_drift * 100:+.1f}%{flag})"
             out.append(f"changed {diff.model_id}{drift}")
             out += [f"    {d.field}: {d.static!r} -> {d.database!r}" for d in diff.fields]
+        out += _more(len(differences), limit, "changed model")
         summary = (
             f"{len(self.errors)} error(s), {len(self.differences)} changed model(s), "
             f"{len(self.only_in_database)} new in database"
         )
         return [*out, summary]
+
+
+def _more(total: int, limit: int | None, what: str) -> list[str]:
+    if limit is None or total <= limit:
+        return []
+    return [f"... and {total - limit:,} more {what}(s): see the full report"]
 
 
 def _drift(static: ModelConfig, database: ModelConfig) -> Decimal | None:
