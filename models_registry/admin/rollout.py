@@ -32,7 +32,7 @@ from models_registry.rollout.flags import (
     source_setting,
     stage_history,
 )
-from models_registry.rollout.parity import run_parity_check
+from models_registry.rollout.parity import parity_report_for_page, run_parity_check
 
 PARITY_LINES_ON_PAGE = 50  # of each kind (errors, new models, changed models); the rest in the full report
 
@@ -119,7 +119,7 @@ class RolloutFlagAdmin(AuditedAdmin):
                 {"name": name, "percent": percent, "next_stage": next_stage(percent),
                  "version": flag_version(name), "history": list(reversed(stage_history(name)))}
             )  # fmt: skip
-        parity = run_parity_check()
+        parity = parity_report_for_page()
         context = {
             **self.admin_site.each_context(request),
             "title": "Rollout",

@@ -149,3 +149,23 @@ def test_a_flag_is_reverted_through_the_rollout_with_a_reason(client, superuser)
         "root",
         "Reverted to v1: fixed",
     )
+
+
+def test_the_pages_parity_report_follows_the_catalogs_writes(
+    client, superuser, seeded, django_capture_on_commit_callbacks
+):
+    from decimal import Decimal
+
+    from models_registry.catalog.services import update_model
+
+    client.force_login(superuser)
+    assert "changed openai:gpt-5" not in client.get(URL).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        update_model(
+            AIModel.objects.get(model_id="openai:gpt-5"),
+            user=superuser,
+            reason="price drop",
+            changes={"input_price": Decimal("1")},
+        )
+    page = client.get(URL).content.decode()
+    assert "changed openai:gpt-5" in page
