@@ -6,30 +6,129 @@ user and a reason; routing on the try page calls the same code as ``route()``.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import json
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.forms import BaseModelFormSet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path, reverse, reverse_lazy
 
 from models_registry import registry
 from models_registry.admin.audited import AuditedAdmin
 from models_registry.audit import writes
-from models_registry.domain.types import format_money
+from models_registry.domain.types import SELECTABLE_STATUSES, format_money
 from models_registry.models import AIModel
 
 from . import services
-from .forms import ModelProfileForm, ProfileRowForm, ResetConfigForm, RouterConfigForm, TryRouterForm
+from .decision import (
+    CONTEXT_WINDOW,
+    EXCLUDED,
+    IMAGE_GENERATION,
+    INTERNAL_ONLY,
+    NO_PROFILE,
+    NO_VISION,
+    NOT_SELECTABLE,
+    SHORT_CONTEXT,
+)
+from .forms import (
+    ModelIdAutocomplete,
+    ModelProfileForm,
+    ProfileRowForm,
+    ResetConfigForm,
+    RouterConfigForm,
+    TryRouterForm,
+)
 from .models import SINGLETON_ID, WEIGHT_FIELDS, DecisionLog, ModelProfile, RouterConfig
 from .router import route_with_state
 from .state import state_from
 from .types import CATEGORIES
 
 TERM_COLUMNS = ("category", "complexity", "cost", "speed", "sticky", "reasoning", "research")
+
+# Every model picker of the router's admin asks this URL as the user types (see model_search_view).
+MODEL_SEARCH_URL = reverse_lazy("admin:autorouter_model_search")
+MODEL_SEARCH_PAGE = 20  # answers per request; select2 asks for the next page on scroll
+# Who may search the catalog's ids: anyone who sees a page with a picker, or the catalog itself.
+MODEL_SEARCH_PERMISSIONS = (
+    "models_registry.view_aimodel",
+    "autorouter.view_routerconfig",
+    "autorouter.add_modelprofile",
+    "autorouter.try_router",
+)
+
+# The try page stays small with thousands of models: the best candidates, exclusions counted per
+# reason; the whole list of exclusions on demand (capped on the page, complete in the JSON download).
+CANDIDATES_SHOWN = 20
+EXCLUSIONS_INLINE = 50  # a decision with at most this many exclusions lists them all anyway
+EXCLUSIONS_SHOWN = 500
+EXCLUSION_REASONS = {
+    EXCLUDED: "excluded by the caller (already failed)",
+    NOT_SELECTABLE: "not selectable (status or deprecation date)",
+    INTERNAL_ONLY: "internal only",
+    NO_PROFILE: "no router profile",
+    CONTEXT_WINDOW: "context window too small",
+    NO_VISION: "no vision (the message has images)",
+    SHORT_CONTEXT: "not a long-context model",
+    IMAGE_GENERATION: "image-generation model",
+}
+
+# The profile list names this many models without a profile, then links to the rest.
+MISSING_PROFILES_SHOWN = 20
+
+
+def search_model_ids(
+    term: str, *, page: int = 1, without_profile: bool = False
+) -> tuple[list[dict[str, str]], bool]:
+    """One page of catalog models matching ``term`` (every word in the id or the name), for a picker.
+
+    Exact id first, then ids starting with the term (or its part after the provider), then the
+    rest, by id. The database answers, not the registry's snapshot: the pickers' fields are keys
+    to ``AIModel`` rows, and every status is offered (a deprecated router model can be replaced).
+    Returns ``(results, more)`` in select2's shape.
+    """
+    rows: QuerySet = AIModel.objects.all()
+    if without_profile:
+        rows = rows.filter(router_profile__isnull=True)
+    for word in term.split():
+        rows = rows.filter(Q(model_id__icontains=word) | Q(name__icontains=word))
+    term = term.strip()
+    if term:
+        rows = rows.annotate(
+            rank=Case(
+                When(model_id__iexact=term, then=Value(0)),
+                When(Q(model_id__istartswith=term) | Q(model_id__icontains=f":{term}"), then=Value(1)),
+                When(name__istartswith=term, then=Value(2)),
+                default=Value(3),
+                output_field=IntegerField(),
+            )
+        ).order_by("rank", "model_id")
+    else:
+        rows = rows.order_by("model_id")
+    start = (max(page, 1) - 1) * MODEL_SEARCH_PAGE
+    found = list(
+        rows.values_list("model_id", "name", "status", "is_internal_only")[
+            start : start
+            + MODEL_SEARCH_PAGE
+            + 1  # one more says whether there is a next page
+        ]
+    )
+    results = []
+    for model_id, name, status, internal in found[:MODEL_SEARCH_PAGE]:
+        notes = [status] if status != "active" else []
+        notes += ["internal only"] if internal else []
+        text = f"{model_id} — {name}" + (f" ({', '.join(notes)})" if notes else "")
+        results.append({"id": model_id, "text": text})
+    return results, len(found) > MODEL_SEARCH_PAGE
 
 
 @admin.register(RouterConfig)
@@ -87,7 +186,10 @@ class RouterConfigAdmin(AuditedAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
         if db_field.name in {"router_model", "fallback_model"}:
-            kwargs["queryset"] = AIModel.objects.order_by("model_id")
+            # Any catalog model, checked on save; the page renders only the current one.
+            kwargs["queryset"] = AIModel.objects.all()
+            kwargs["widget"] = ModelIdAutocomplete(MODEL_SEARCH_URL)
+            kwargs["error_messages"] = {"invalid_choice": "Not in the catalog: %(value)s."}
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any):
@@ -117,8 +219,26 @@ class RouterConfigAdmin(AuditedAdmin):
         custom = [
             path("reset/", self.admin_site.admin_view(self.reset_view), name="autorouter_routerconfig_reset"),
             path("try/", self.admin_site.admin_view(self.try_view), name="autorouter_routerconfig_try"),
+            path(
+                "models/", self.admin_site.admin_view(self.model_search_view), name="autorouter_model_search"
+            ),
         ]
         return custom + super().get_urls()
+
+    def model_search_view(self, request: HttpRequest) -> JsonResponse:
+        """The model pickers' search (select2's JSON): ``?term=gpt&page=1[&without_profile=1]``."""
+        if not any(request.user.has_perm(permission) for permission in MODEL_SEARCH_PERMISSIONS):
+            raise PermissionDenied
+        try:
+            page = int(request.GET.get("page") or 1)
+        except ValueError:
+            page = 1
+        results, more = search_model_ids(
+            request.GET.get("term", "")[:150],
+            page=page,
+            without_profile=request.GET.get("without_profile") == "1",
+        )
+        return JsonResponse({"results": results, "pagination": {"more": more}})
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_try"] = request.user.has_perm("autorouter.try_router")
@@ -155,15 +275,32 @@ class RouterConfigAdmin(AuditedAdmin):
         return TemplateResponse(request, "admin/autorouter/routerconfig/reset.html", context)
 
     def try_view(self, request: HttpRequest) -> HttpResponse:
-        """Route a typed message under the saved config and show the whole decision."""
+        """Route a typed message under the saved config and show the decision.
+
+        Routing is ``route()``'s (the bounded path): the best candidates, the exclusions counted
+        per reason. "List every exclusion" and the JSON download route exhaustively instead (the
+        same choice, every candidate and exclusion listed); the page caps what it lists.
+        """
         if not request.user.has_perm("autorouter.try_router"):
             raise PermissionDenied
-        catalog = registry.list_models(status=None, include_internal=True, source="database")
-        form = TryRouterForm(request.POST or None, model_ids=[model.id for model in catalog])
+        bound = request.method == "POST"
+        # The ids are checked against the catalog the router reads (the database's snapshot: no query).
+        model_ids = (
+            {
+                model.id
+                for model in registry.list_models(status=None, include_internal=True, source="database")
+            }
+            if bound
+            else frozenset()
+        )
+        form = TryRouterForm(
+            request.POST if bound else None, model_ids=model_ids, picker_url=MODEL_SEARCH_URL
+        )
         decision = None
         note = ""
-        if request.method == "POST" and form.is_valid():
+        if bound and form.is_valid():
             data = form.cleaned_data
+            download = "_download" in request.POST
             state = state_from(data["source"], request.user)
             decision = route_with_state(
                 state,
@@ -178,8 +315,11 @@ class RouterConfigAdmin(AuditedAdmin):
                 seed_key=data["seed_key"] or None,
                 classifier=data["classifier"],
                 log=False,
+                **({"exhaustive": True} if (download or data["list_exclusions"]) and _CAN_EXHAUST else {}),
             )
             note = state.note
+            if download:
+                return _json_download(decision)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -188,20 +328,78 @@ class RouterConfigAdmin(AuditedAdmin):
             "decision": decision,
             "note": note,
             "term_columns": TERM_COLUMNS,
-            "candidate_rows": _candidate_rows(decision) if decision else [],
-            "decision_json": _json(decision) if decision else "",
+            **(_decision_context(decision, form.cleaned_data) if decision else {}),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/autorouter/routerconfig/try.html", context)
 
 
-def _candidate_rows(decision: Any) -> list[dict[str, Any]]:
+# ``route_with_state(exhaustive=True)`` lists every candidate and exclusion; a router without the
+# keyword is exhaustive anyway (it predates the bounded path).
+_CAN_EXHAUST = "exhaustive" in inspect.signature(route_with_state).parameters
+
+
+def _is_complete(decision: Any) -> bool:
+    """Whether the decision holds every candidate and every exclusion (the exhaustive engine's)."""
+    eligible = getattr(decision, "eligible_count", None)
+    counts = getattr(decision, "excluded_counts", None)
+    return (eligible is None or eligible == len(decision.candidates)) and (
+        counts is None or sum(counts.values()) == len(decision.excluded)
+    )
+
+
+def _exclusion_counts(decision: Any) -> dict[str, int]:
+    counts = getattr(decision, "excluded_counts", None)
+    if counts is None:
+        counts = Counter(exclusion.reason for exclusion in decision.excluded)
+    return dict(counts)
+
+
+def _listed_exclusions(decision: Any, data: dict[str, Any]) -> Sequence[Any]:
+    """The exclusions the page lists: every one when asked (the exhaustive decision holds them all),
+    else the models the user named (exclude, previous model), which are all ``route()`` keeps."""
+    if data["list_exclusions"] or len(decision.excluded) <= EXCLUSIONS_INLINE:
+        return decision.excluded
+    named = {*data["exclude"], data["previous_model"]}
+    return [exclusion for exclusion in decision.excluded if exclusion.model_id in named][:EXCLUSIONS_INLINE]
+
+
+def _decision_context(decision: Any, data: dict[str, Any]) -> dict[str, Any]:
+    counts = _exclusion_counts(decision)
+    excluded_total = sum(counts.values())
+    exclusions = _listed_exclusions(decision, data)
+    listed = list(exclusions[:EXCLUSIONS_SHOWN])
+    return {
+        "candidate_rows": _candidate_rows(decision, data["previous_model"]),
+        "eligible_count": getattr(decision, "eligible_count", len(decision.candidates)),
+        "exclusion_counts": [
+            {"reason": reason, "label": EXCLUSION_REASONS.get(reason, reason), "count": count}
+            for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ],
+        "excluded_total": excluded_total,
+        "exclusions": listed,
+        "exclusions_complete": len(listed) == excluded_total,
+        "exclusions_not_listed": max(len(exclusions) - len(listed), 0),
+        "decision_json": _json(decision),
+    }
+
+
+def _candidate_rows(decision: Any, previous_model_id: str = "") -> list[dict[str, Any]]:
+    """The best candidates, then the chosen and the previous model if they rank lower.
+
+    A rank is the position in the decision's list when the list is complete (or within its best
+    rows); a bounded decision appends the chosen and previous models without their rank.
+    """
+    complete = _is_complete(decision)
+    wanted = {decision.model_id, previous_model_id}
     rows = []
-    for rank, candidate in enumerate(decision.candidates, start=1):
+    for position, candidate in enumerate(decision.candidates):
+        if position >= CANDIDATES_SHOWN and candidate.model_id not in wanted:
+            continue
         terms = {term.name: term for term in candidate.terms}
         rows.append(
             {
-                "rank": rank,
+                "rank": position + 1 if complete or position < CANDIDATES_SHOWN else None,
                 "model_id": candidate.model_id,
                 "tier": candidate.tier,
                 "average_price": format_money(candidate.average_price),
@@ -218,9 +416,22 @@ def _candidate_rows(decision: Any) -> list[dict[str, Any]]:
 
 
 def _json(decision: Any) -> str:
-    import json
+    """The decision as JSON, its lists cut to what the page shows (the download has everything)."""
+    try:
+        shown = dataclasses.replace(
+            decision,
+            candidates=decision.candidates[:CANDIDATES_SHOWN],
+            excluded=decision.excluded[:EXCLUSIONS_INLINE],
+        )
+    except (TypeError, ValueError):  # not a plain dataclass any more: show it whole
+        shown = decision
+    return json.dumps(shown.to_dict(), indent=2)
 
-    return json.dumps(decision.to_dict(), indent=2)
+
+def _json_download(decision: Any) -> HttpResponse:
+    response = HttpResponse(json.dumps(decision.to_dict(), indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="decision-{decision.message_sha256[:12]}.json"'
+    return response
 
 
 class ProfileFormSet(BaseModelFormSet):
@@ -242,7 +453,7 @@ class ModelProfileAdmin(AuditedAdmin):
     list_select_related = ("model",)
     list_filter = ("model__provider",)
     search_fields = ("model__model_id", "model__name")
-    list_per_page = 200
+    list_per_page = 100  # rows of 9 score inputs each: 200 made a 360 KB page
     readonly_fields = ("updated_at", "updated_by")
 
     def get_fieldsets(self, request: HttpRequest, obj: ModelProfile | None = None) -> list:
@@ -260,8 +471,12 @@ class ModelProfileAdmin(AuditedAdmin):
         return ("model", *self.readonly_fields) if obj is not None else self.readonly_fields
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
-        if db_field.name == "model":  # only models that have no profile yet
-            kwargs["queryset"] = AIModel.objects.filter(router_profile__isnull=True).order_by("model_id")
+        if db_field.name == "model":  # only models that have no profile yet (checked again on save)
+            kwargs["queryset"] = AIModel.objects.filter(router_profile__isnull=True)
+            kwargs["widget"] = ModelIdAutocomplete(f"{MODEL_SEARCH_URL}?without_profile=1")
+            kwargs["error_messages"] = {
+                "invalid_choice": "Not in the catalog, or it has a profile already: %(value)s."
+            }
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -293,15 +508,9 @@ class ModelProfileAdmin(AuditedAdmin):
         )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        missing = list(
-            AIModel.objects.filter(router_profile__isnull=True, is_internal_only=False)
-            .exclude(status="deprecated")
-            .order_by("model_id")
-            .values_list("model_id", flat=True)
-        )
         reason = request.POST.get("_reason", "").strip()
         context = {
-            "models_without_profile": missing,
+            **_models_without_profile(request),
             "profile_reason": reason,  # kept when the edits come back with errors
             **(extra_context or {}),
         }
@@ -316,6 +525,44 @@ class ModelProfileAdmin(AuditedAdmin):
         )
         with scope:
             return super().changelist_view(request, context)
+
+
+def _models_without_profile(request: HttpRequest) -> dict[str, Any]:
+    """Selectable models without a profile: how many, the first few, and the catalog list of all.
+
+    Two queries whatever the catalog's size (a count and the first ids), not thousands of ids.
+    """
+    missing = AIModel.objects.filter(
+        router_profile__isnull=True, is_internal_only=False, status__in=sorted(SELECTABLE_STATUSES)
+    )
+    count = missing.count()
+    shown = list(missing.order_by("model_id").values_list("model_id", flat=True)[:MISSING_PROFILES_SHOWN])
+    # The catalog's model list takes the same filter (router_profile__isnull is a local lookup).
+    query = urlencode(
+        {
+            "router_profile__isnull": "True",
+            "is_internal_only__exact": "0",
+            "status__in": ",".join(sorted(SELECTABLE_STATUSES)),
+        }
+    )
+    can_add = request.user.has_perm("autorouter.add_modelprofile")
+    add_url = reverse("admin:autorouter_modelprofile_add")
+    return {
+        "missing_profiles_count": count,
+        "missing_profiles": [
+            {
+                "model_id": model_id,
+                "add_url": f"{add_url}?{urlencode({'model': model_id})}" if can_add else "",
+            }
+            for model_id in shown
+        ],
+        "missing_profiles_more": count - len(shown),
+        "missing_profiles_url": (
+            f"{reverse('admin:models_registry_aimodel_changelist')}?{query}"
+            if request.user.has_perm("models_registry.view_aimodel")
+            else ""
+        ),
+    }
 
 
 @admin.register(DecisionLog)

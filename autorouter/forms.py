@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteMixin, get_select2_language
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
 
 from models_registry.admin.audited import AuditedForm, VersionedForm
 
@@ -23,6 +27,56 @@ def reason_field(label: str = "Reason for this change") -> forms.CharField:
         help_text=REASON_HELP,
         widget=forms.TextInput(attrs={"size": 80}),
     )
+
+
+class ModelIdAutocomplete(forms.Select):
+    """Pick a catalog model by id, searching as you type (the admin's own select2, fed by ``url``).
+
+    Renders one option, the current value: a catalog of thousands of models is never
+    written into the page, and rendering needs no query. The form field still checks
+    the id on the server. ``url`` answers ``?term=&page=`` in select2's JSON shape.
+    """
+
+    def __init__(self, url: str | Promise, attrs: dict[str, Any] | None = None) -> None:
+        # select2 takes its width from the element's style ("resolve"); one option is too narrow.
+        super().__init__(attrs={"style": "width: 30em", **(attrs or {})})
+        self.url = url
+        self.i18n_name = get_select2_language()
+
+    # The same static files as the admin's autocomplete fields (jQuery, select2, autocomplete.js).
+    media = property(AutocompleteMixin.media.fget)
+
+    def build_attrs(self, base_attrs: dict[str, Any], extra_attrs: dict[str, Any] | None = None) -> dict:
+        attrs = super().build_attrs(base_attrs, extra_attrs=extra_attrs)
+        classes = attrs.get("class", "")
+        attrs.update(
+            {
+                "data-ajax--cache": "true",
+                "data-ajax--delay": 250,
+                "data-ajax--type": "GET",
+                "data-ajax--url": str(self.url),
+                "data-theme": "admin-autocomplete",
+                "data-allow-clear": json.dumps(not self.is_required),
+                "data-placeholder": "",  # lets select2 clear the value
+                "lang": self.i18n_name,
+                # admin/js/autocomplete.js starts select2 on every .admin-autocomplete element.
+                "class": f"{classes} admin-autocomplete".strip(),
+            }
+        )
+        return attrs
+
+    def optgroups(self, name: str, value: list[Any], attrs: dict[str, Any] | None = None) -> list:
+        options = []
+        if not self.is_required:
+            options.append(self.create_option(name, "", "", False, 0))
+        chosen = next((str(item) for item in value if item not in (None, "")), None)
+        if chosen is not None:
+            options.append(self.create_option(name, chosen, chosen, True, len(options)))
+        return [(None, options, 0)]
+
+    def use_required_attribute(self, initial: Any) -> bool:
+        # select2 hides the <select>: a browser cannot show "required" on it (the server says so).
+        return False
 
 
 class SpeedBonusesField(forms.Field):
@@ -125,7 +179,12 @@ CLASSIFIER_CHOICES = [("local", "Local (no network)"), ("llm", "LLM (router mode
 
 class TryRouterForm(forms.Form):
     message = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 90}), max_length=50_000)
-    previous_model = forms.ChoiceField(label="Previous model", required=False)
+    previous_model = forms.CharField(
+        label="Previous model",
+        required=False,
+        max_length=150,
+        help_text="Empty: the first message of a conversation.",
+    )
     has_attachments = forms.BooleanField(label="Has image attachments", required=False)
     context_tokens = forms.IntegerField(label="Context tokens", min_value=0, initial=0)
     cost_bias = forms.IntegerField(label="Cost bias", min_value=0, max_value=100, initial=50)
@@ -143,17 +202,29 @@ class TryRouterForm(forms.Form):
     )
     source = forms.ChoiceField(label="Config", choices=SOURCE_CHOICES, initial="database")
     classifier = forms.ChoiceField(label="Classifier", choices=CLASSIFIER_CHOICES, initial="local")
+    list_exclusions = forms.BooleanField(
+        label="List every exclusion",
+        required=False,
+        help_text="Off: the models left out are counted per reason.",
+    )
 
-    def __init__(self, *args: Any, model_ids: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, model_ids: Collection[str], picker_url: str | Promise, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.model_ids = model_ids
-        self.fields["previous_model"].choices = [("", "— none (first message) —")] + [
-            (i, i) for i in model_ids
-        ]
+        self.model_ids = model_ids if isinstance(model_ids, set | frozenset) else frozenset(model_ids)
+        self.fields["previous_model"].widget = ModelIdAutocomplete(picker_url)
+        self.fields["previous_model"].widget.is_required = False
+
+    def clean_previous_model(self) -> str:
+        model_id = self.cleaned_data["previous_model"].strip()
+        if model_id and model_id not in self.model_ids:
+            raise ValidationError(f"Not in the catalog: {model_id}")
+        return model_id
 
     def clean_exclude(self) -> list[str]:
         ids = [item.strip() for item in self.cleaned_data["exclude"].split(",") if item.strip()]
-        unknown = sorted(set(ids) - set(self.model_ids))
+        unknown = sorted(set(ids) - self.model_ids)
         if unknown:
             raise ValidationError(f"Not in the catalog: {', '.join(unknown)}")
         return ids

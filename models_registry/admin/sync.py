@@ -7,6 +7,7 @@ Editors review and apply (the ``review_syncrun`` permission); viewers look.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from models_registry.admin.audited import AuditedAdmin, AuditedForm, reason_field
 from models_registry.audit.values import error_lines
@@ -32,6 +33,15 @@ from models_registry.sync.models import (
 )
 
 REVIEW_PERMISSION = "models_registry.review_syncrun"
+# A run's pages name at most this many of its proposals and link to the (paginated) list of the rest:
+# a sync of a 5,000-model source renders the same small page, with the same queries, as one of 50.
+PROPOSALS_LISTED = 100
+
+
+def run_changes_url(run_id: int, **filters: str) -> str:
+    """The proposed-change list of one run, filtered (``decision__exact="accepted"``, ``flagged="yes"``)."""
+    query = urlencode({"run__id__exact": run_id, **filters})
+    return f"{reverse('admin:models_registry_proposedchange_changelist')}?{query}"
 
 
 class ReasonForm(forms.Form):
@@ -306,20 +316,26 @@ class SyncRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="proposed changes")
     def proposals(self, obj: SyncRun) -> str:
-        url = reverse("admin:models_registry_proposedchange_changelist") + f"?run__id__exact={obj.pk}"
+        """Counts, each a link to the filtered proposal list: one query, never the proposals themselves."""
         counts = obj.changes.aggregate(
             total=Count("pk"),
             flagged=Count("pk", filter=~Q(flags=[])),
+            pending=Count("pk", filter=Q(decision=Decision.PENDING)),
             accepted=Count("pk", filter=Q(decision=Decision.ACCEPTED)),
             rejected=Count("pk", filter=Q(decision=Decision.REJECTED)),
         )
+        parts = [
+            (run_changes_url(obj.pk, flagged="yes"), "flagged", counts["flagged"], "flagged"),
+            *(
+                (run_changes_url(obj.pk, decision__exact=value), value, counts[value], value)
+                for value in (Decision.PENDING, Decision.ACCEPTED, Decision.REJECTED)
+            ),
+        ]
         return format_html(
-            '<a href="{}">{} proposed change(s)</a>: {} flagged, {} accepted, {} rejected',
-            url,
+            '<a href="{}" class="proposals-link">{} proposed change(s)</a>: {}',
+            run_changes_url(obj.pk),
             counts["total"],
-            counts["flagged"],
-            counts["accepted"],
-            counts["rejected"],
+            format_html_join(", ", '<a href="{}" class="proposals-{}">{} {}</a>', parts),
         )
 
     @admin.display(description="change set")
@@ -360,7 +376,9 @@ class SyncRunAdmin(admin.ModelAdmin):
             raise PermissionDenied
         run = get_object_or_404(SyncRun, pk=pk)
         back = reverse("admin:models_registry_syncrun_change", args=[pk])
-        accepted = list(run.changes.filter(decision=Decision.ACCEPTED, applied=False))
+        accepted = run.changes.filter(decision=Decision.ACCEPTED, applied=False)
+        accepted_count = accepted.count()
+        listed = list(accepted.order_by("pk")[:PROPOSALS_LISTED])
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if form.is_bound and form.is_valid():
             try:
@@ -376,16 +394,28 @@ class SyncRunAdmin(admin.ModelAdmin):
                     "gone-upstream notice(s) acknowledged.",
                 )
                 return HttpResponseRedirect(back)
+        intro = format_html(
+            "These {} accepted change(s) will be written in one change set, with the history reason “{}”. "
+            "Nothing is written if a model changed since the run read it.",
+            accepted_count,
+            services.apply_reason(run, "<your reason>"),
+        )
+        if accepted_count > len(listed):
+            intro = format_html(
+                '{} The first {} are listed below; <a href="{}" class="all-accepted">see all {}</a>.',
+                intro,
+                len(listed),
+                run_changes_url(run.pk, decision__exact=Decision.ACCEPTED, applied__exact="0"),
+                accepted_count,
+            )
         return _confirm_page(
             self,
             request,
-            objects=accepted,
+            objects=listed,
             form=form,
             title=f"Apply {run}",
             button="Apply",
-            intro=f"These {len(accepted)} accepted change(s) will be written in one change set, with the "
-            f"history reason “{services.apply_reason(run, '<your reason>')}”. Nothing is written if a model "
-            "changed since the run read it.",
+            intro=intro,
             cancel_url=back,
         )
 

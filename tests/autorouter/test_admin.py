@@ -361,3 +361,140 @@ def test_the_decision_log_is_read_only(router_db, as_editor, settings):
     )
     assert row.decision["model_id"] == row.model_id
     assert Decimal(row.decision["roll"]) < 1
+
+
+# --- model pickers (search as you type) ---------------------------------------------------
+
+SEARCH_URL = reverse("admin:autorouter_model_search")
+
+
+def test_the_model_search_answers_matches_best_first(router_db, as_editor):
+    found = as_editor.get(SEARCH_URL, {"term": "gpt-5"}).json()
+    ids = [result["id"] for result in found["results"]]
+    assert ids[0] == "openai:gpt-5" and "openai:gpt-5-mini" in ids
+    assert all("gpt-5" in result["text"].lower() for result in found["results"])
+    exact = as_editor.get(SEARCH_URL, {"term": "openai:gpt-5-mini"}).json()["results"]
+    assert exact[0]["id"] == "openai:gpt-5-mini" and exact[0]["text"].startswith("openai:gpt-5-mini — ")
+    assert as_editor.get(SEARCH_URL, {"term": "no such model anywhere"}).json() == {
+        "results": [],
+        "pagination": {"more": False},
+    }
+
+
+def test_the_model_search_pages_and_filters(router_db, as_editor):
+    first = as_editor.get(SEARCH_URL, {"term": "", "page": "1"}).json()
+    second = as_editor.get(SEARCH_URL, {"term": "", "page": "2"}).json()
+    assert len(first["results"]) == 20 and first["pagination"]["more"]
+    assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
+    # The "add profile" picker offers only models without a profile.
+    unprofiled = as_editor.get(SEARCH_URL, {"term": "kimi", "without_profile": "1"}).json()["results"]
+    assert "openrouter:kimi-k2.5" in [r["id"] for r in unprofiled]
+    profiled = as_editor.get(SEARCH_URL, {"term": "gpt-5", "without_profile": "1"}).json()["results"]
+    assert "openai:gpt-5" not in [r["id"] for r in profiled]
+
+
+def test_the_model_search_refuses_strangers(router_db, client, non_staff, django_user_model):
+    response = client.get(SEARCH_URL, {"term": "gpt"})
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    client.force_login(non_staff)
+    assert client.get(SEARCH_URL, {"term": "gpt"}).status_code == 302
+    nobody = django_user_model.objects.create_user("staff-only", password="x", is_staff=True)
+    client.force_login(nobody)
+    assert client.get(SEARCH_URL, {"term": "gpt"}).status_code == 403
+
+
+def test_viewers_may_search(router_db, as_viewer):
+    assert as_viewer.get(SEARCH_URL, {"term": "gpt"}).status_code == 200
+
+
+def test_the_config_pickers_render_one_option_and_refuse_unknown_ids(config_db, as_editor):
+    page = as_editor.get(CONFIG_URL).content.decode()
+    assert page.count("<option") == 2  # the router and the fallback model, nothing else
+    assert f'data-ajax--url="{SEARCH_URL}"' in page and "admin/js/autocomplete.js" in page
+    response = as_editor.post(
+        CONFIG_URL, config_form_data(as_editor, router_model="acme:nope", reason="new router model")
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["router_model"] == ["Not in the catalog: acme:nope."]
+    saved = as_editor.post(
+        CONFIG_URL, config_form_data(as_editor, router_model="openai:gpt-5", reason="a stronger router")
+    )
+    assert saved.status_code == 302
+    assert RouterConfig.objects.get().router_model_id == "openai:gpt-5"
+
+
+def test_adding_a_profile_picks_among_models_without_one(router_db, as_editor):
+    add_url = reverse("admin:autorouter_modelprofile_add")
+    page = as_editor.get(add_url, {"model": "openrouter:kimi-k2.5"}).content.decode()
+    assert page.count("<option") == 1 and '<option value="openrouter:kimi-k2.5" selected>' in page
+    scores = dict.fromkeys(("quality", *CATEGORIES), 70)
+    response = as_editor.post(add_url, {"model": "openai:gpt-5", "reason": "again", **scores})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["model"] == [
+        "Not in the catalog, or it has a profile already: openai:gpt-5."
+    ]
+
+
+def test_the_profile_list_links_to_every_model_without_a_profile(router_db, as_editor):
+    page = as_editor.get(PROFILES_URL)
+    count = page.context["missing_profiles_count"]
+    assert count == len(page.context["missing_profiles"]) + page.context["missing_profiles_more"]
+    assert f'href="{reverse("admin:autorouter_modelprofile_add")}?model=openrouter%3Akimi-k2.5"' in (
+        page.content.decode()
+    )
+    listed = as_editor.get(page.context["missing_profiles_url"])
+    assert listed.context["cl"].result_count == count
+    assert "openrouter:kimi-k2.5" in [model.model_id for model in listed.context["cl"].result_list]
+
+
+# --- try page: pickers, every exclusion, download --------------------------------------------
+
+TRY_DATA = {
+    "message": "What dose of ibuprofen is safe with my blood pressure medication?",
+    "previous_model": "",
+    "context_tokens": "0",
+    "cost_bias": "50",
+    "speed_bias": "50",
+    "exclude": "",
+    "seed_key": "",
+    "source": "database",
+    "classifier": "local",
+}
+
+
+def test_the_try_page_keeps_a_previous_model_picked_by_id(router_db, as_editor):
+    page = as_editor.get(TRY_URL).content.decode()
+    assert page.count("<option") < 10 and "admin-autocomplete" in page
+    response = as_editor.post(
+        TRY_URL,
+        {
+            **TRY_DATA,
+            "message": "thanks, can you make it shorter?",
+            "previous_model": "anthropic:claude-sonnet-4.5",
+        },
+    )
+    decision = response.context["decision"]
+    assert decision.sticky and decision.model_id == "anthropic:claude-sonnet-4.5"
+    # The picker shows the value it was sent, as its one option.
+    assert '<option value="anthropic:claude-sonnet-4.5" selected>' in response.content.decode()
+    refused = as_editor.post(TRY_URL, {**TRY_DATA, "previous_model": "acme:nope"})
+    assert refused.context["form"].errors["previous_model"] == ["Not in the catalog: acme:nope"]
+
+
+def test_the_try_page_lists_every_exclusion_on_demand(router_db, as_editor):
+    counted = as_editor.post(TRY_URL, TRY_DATA)
+    total = counted.context["excluded_total"]
+    assert total > 0
+    assert sum(item["count"] for item in counted.context["exclusion_counts"]) == total
+    every = as_editor.post(TRY_URL, {**TRY_DATA, "list_exclusions": "on"})
+    assert len(every.context["exclusions"]) == total and every.context["exclusions_complete"]
+
+
+def test_the_try_page_downloads_the_whole_decision(router_db, as_editor):
+    response = as_editor.post(TRY_URL, {**TRY_DATA, "_download": "1"})
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Disposition"].startswith('attachment; filename="decision-')
+    data = response.json()
+    shown = as_editor.post(TRY_URL, TRY_DATA).context
+    assert len(data["candidates"]) == shown["eligible_count"]
+    assert len(data["excluded"]) == shown["excluded_total"]

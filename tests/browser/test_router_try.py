@@ -7,6 +7,14 @@ import pytest
 from autorouter.services import seed_config, seed_profiles
 
 
+def pick_model(page, field: str, model_id: str) -> None:
+    """Pick a model in a search-as-you-type picker (the admin's select2): open, type, click the match."""
+    page.click(f"#id_{field} + .select2 .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", model_id)
+    page.locator(".select2-results__option", has_text=f"{model_id} — ").first.click()
+    assert page.locator(f"#id_{field}").input_value() == model_id
+
+
 @pytest.fixture
 def router_seeded(seeded):
     seed_config()
@@ -30,6 +38,7 @@ def test_editor_tries_the_router(page, live_server, login, editor, router_seeded
     assert chosen in page.locator("#decision-explanation").inner_text()
     assert page.locator("#candidates tbody tr").count() > 10
     assert page.locator(f'#candidates tr.chosen[data-model="{chosen}"]').count() == 1
+    assert page.locator("#exclusion-counts tr[data-reason=excluded]").count() == 1
     assert "excluded" in page.locator('#excluded tr[data-model="openai:gpt-5"]').inner_text()
     assert page.locator("#decision-source").inner_text() == "database"
     screenshot("router-try-high-stakes")
@@ -37,7 +46,7 @@ def test_editor_tries_the_router(page, live_server, login, editor, router_seeded
     # A follow-up keeps the previous model.
     page.fill("#id_message", "thanks, can you make it shorter?")
     page.fill("#id_exclude", "")
-    page.select_option("#id_previous_model", "anthropic:claude-sonnet-4.5")
+    pick_model(page, "previous_model", "anthropic:claude-sonnet-4.5")
     page.click("input[name=_route]")
     assert page.locator("#decision-model").inner_text() == "anthropic:claude-sonnet-4.5"
     assert page.locator("#decision-sticky").is_visible()

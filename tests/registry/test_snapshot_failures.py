@@ -27,7 +27,7 @@ class Source:
 def source(settings, monkeypatch):
     settings.REGISTRY_REFRESH_SECONDS = 0.05
     versions = iter(range(1, 10_000))
-    monkeypatch.setattr(catalog_version, "current_version", lambda area="catalog": next(versions))  # always moving
+    monkeypatch.setattr(catalog_version, "current_version", lambda area="": next(versions))  # always moving
     return Source()
 
 

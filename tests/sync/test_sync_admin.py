@@ -117,3 +117,71 @@ def test_every_sync_page_opens_for_an_editor(client, editor, run):
         assert client.get(reverse(f"admin:models_registry_{name}", args=args)).status_code == 200, name
     filtered = client.get(reverse("admin:models_registry_proposedchange_changelist") + "?flagged=yes")
     assert all(row.flags for row in filtered.context["cl"].result_list)
+
+
+# --- a run of 5,000 proposals -----------------------------------------------------------
+
+
+def grow_run(run: SyncRun, total: int) -> None:
+    """Copies of the run's first proposal until it has ``total``: a third accepted, some flagged."""
+    template = run.changes.order_by("pk").first()
+    values = {
+        field.attname: getattr(template, field.attname)
+        for field in ProposedChange._meta.concrete_fields
+        if not field.primary_key
+    }
+    start = run.changes.count()
+    ProposedChange.objects.bulk_create(
+        [
+            ProposedChange(
+                **{
+                    **values,
+                    "model_key": f"{template.model_key}-copy-{n:05d}",
+                    "decision": Decision.ACCEPTED if n % 3 == 0 else Decision.PENDING,
+                    "flags": ["price_jump"] if n % 7 == 0 else [],
+                }
+            )
+            for n in range(start, total)
+        ],
+        batch_size=500,
+    )
+
+
+def _queries_and_page(client, url: str) -> tuple[int, bytes]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm: the admin's per-process caches (content types, permissions)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries), response.content
+
+
+def test_the_run_pages_stay_the_same_with_5000_proposals(client, editor, run):
+    client.force_login(editor)
+    pages = {
+        "run": reverse("admin:models_registry_syncrun_change", args=[run.pk]),
+        "apply": reverse("admin:models_registry_syncrun_apply", args=[run.pk]),
+        "proposals of the run": reverse("admin:models_registry_proposedchange_changelist")
+        + f"?run__id__exact={run.pk}",
+        "runs": reverse("admin:models_registry_syncrun_changelist"),
+    }
+    grow_run(run, 50)
+    small = {name: _queries_and_page(client, url) for name, url in pages.items()}
+    grow_run(run, 5000)
+    big = {name: _queries_and_page(client, url) for name, url in pages.items()}
+
+    assert {name: count for name, (count, _) in big.items()} == {
+        name: count for name, (count, _) in small.items()
+    }
+    run_page = big["run"][1].decode()
+    assert "5000 proposed change(s)" in run_page
+    accepted = run.changes.filter(decision=Decision.ACCEPTED).count()
+    assert f'class="proposals-accepted">{accepted} accepted</a>' in run_page
+    assert f"run__id__exact={run.pk}&amp;flagged=yes" in run_page  # each count links to its rows
+    apply_page = big["apply"][1].decode()
+    listed = apply_page.split('class="selected-objects">')[1].split("</ul>")[0]
+    assert listed.count("<li>") == 100 and f"see all {accepted}</a>" in apply_page
+    for name, (_, content) in big.items():
+        assert len(content) < 200_000, name
