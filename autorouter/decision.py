@@ -6,6 +6,7 @@ be logged or shown without leaking what the user wrote.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -24,6 +25,17 @@ CONTEXT_WINDOW = "context_window"
 NO_VISION = "vision"
 SHORT_CONTEXT = "long_context"
 IMAGE_GENERATION = "image_generation"
+# The rules in the order they are checked: a model is left out for the first one it fails.
+REASONS: tuple[str, ...] = (
+    EXCLUDED,
+    NOT_SELECTABLE,
+    INTERNAL_ONLY,
+    NO_PROFILE,
+    CONTEXT_WINDOW,
+    NO_VISION,
+    SHORT_CONTEXT,
+    IMAGE_GENERATION,
+)
 
 
 class Candidate:
@@ -109,8 +121,14 @@ class Decision:
     tier: str | None
     roll: Decimal
     tier_reason: str
-    candidates: tuple[Candidate, ...]  # ranked: best score first, ties by model id
+    # Ranked: best score first, ties by model id. Every eligible model from the exhaustive
+    # ``decide()``; from ``route()`` the best ones, plus the chosen and previous models if lower.
+    candidates: tuple[Candidate, ...]
+    # By model id. Every left-out model from ``decide()``; from ``route()`` only the models the
+    # caller named (``exclude``, the previous model): the others are counted in ``excluded_counts``.
     excluded: tuple[Exclusion, ...]
+    eligible_count: int  # every eligible model, listed in ``candidates`` or not
+    excluded_counts: Mapping[str, int]  # reason → models left out for it (rules' order, no zeros)
     fallback_reason: str | None  # set when nothing was eligible and the fallback model was returned
     explanation: str
     source: str  # where the router's config came from: "database" or "defaults"
@@ -145,6 +163,8 @@ class Decision:
             "tier_reason": self.tier_reason,
             "candidates": [candidate.to_dict() for candidate in self.candidates],
             "excluded": [exclusion.to_dict() for exclusion in self.excluded],
+            "eligible_count": self.eligible_count,
+            "excluded_counts": dict(self.excluded_counts),
             "fallback_reason": self.fallback_reason,
             "explanation": self.explanation,
             "source": self.source,

@@ -14,15 +14,22 @@ Steps (the README's "How a model is chosen"):
    back to the nearest non-empty one (:mod:`.tiers`);
 6. the highest score in the tier wins, ties by model id;
 7. nothing eligible: the configured fallback model, with the reason.
+
+:func:`decide` runs these steps over every model and lists every candidate and
+exclusion (the admin's try page). ``route()`` runs them over a per-snapshot
+index instead (:mod:`.routing_index`): same chosen model, bounded work, and a
+decision that keeps the best candidates and counts the exclusions.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
 from operator import attrgetter
+from types import MappingProxyType
 
 from models_registry.domain.types import SELECTABLE_STATUSES, ModelConfig
 
@@ -34,6 +41,7 @@ from .decision import (
     NO_PROFILE,
     NO_VISION,
     NOT_SELECTABLE,
+    REASONS,
     SHORT_CONTEXT,
     Candidate,
     Decision,
@@ -52,21 +60,16 @@ def required_context(context_tokens: int, settings: RouterSettings) -> int:
     return int((Decimal(context_tokens) * settings.context_buffer).to_integral_value(ROUND_CEILING))
 
 
-def exclusion_for(
-    model: ModelConfig,
-    classification: Classification,
-    settings: RouterSettings,
-    *,
-    profile: Profile | None,
-    exclude: Collection[str],
-    needed_window: int,
+def standing_exclusion(
+    model: ModelConfig, *, profile: Profile | None, today: date | None
 ) -> Exclusion | None:
-    """Why ``model`` may not serve this message, or ``None`` when it may."""
-    if model.id in exclude:
-        return Exclusion(model.id, EXCLUDED, "excluded by the caller (already failed)")
+    """The rules that do not depend on the message: status, deprecation date, internal only, profile.
+
+    ``today`` is the UTC day deprecation dates are checked against (``None``: today).
+    """
     if model.status not in SELECTABLE_STATUSES:
         return Exclusion(model.id, NOT_SELECTABLE, "status is {}", (model.status,))
-    if model.deprecation_date is not None and model.is_past_deprecation(datetime.now(UTC).date()):
+    if model.deprecation_date is not None and model.is_past_deprecation(today or datetime.now(UTC).date()):
         return Exclusion(
             model.id, NOT_SELECTABLE, "deprecated since {}", (model.deprecation_date.isoformat(),)
         )
@@ -74,6 +77,13 @@ def exclusion_for(
         return Exclusion(model.id, INTERNAL_ONLY, "internal only")
     if profile is None:
         return Exclusion(model.id, NO_PROFILE, "no router profile: add one to route to it")
+    return None
+
+
+def fit_exclusion(
+    model: ModelConfig, classification: Classification, settings: RouterSettings, *, needed_window: int
+) -> Exclusion | None:
+    """The rules that depend on the message: context window, vision, long context, image generation."""
     if model.context_window < needed_window:
         return Exclusion(
             model.id,
@@ -93,6 +103,57 @@ def exclusion_for(
     if model.supports_image_generation and classification.primary != "multimodal":
         return Exclusion(model.id, IMAGE_GENERATION, "image-generation model, task is not multimodal")
     return None
+
+
+def exclusion_for(
+    model: ModelConfig,
+    classification: Classification,
+    settings: RouterSettings,
+    *,
+    profile: Profile | None,
+    exclude: Collection[str],
+    needed_window: int,
+    today: date | None = None,
+) -> Exclusion | None:
+    """Why ``model`` may not serve this message (the first rule it fails), or ``None`` when it may."""
+    if model.id in exclude:
+        return Exclusion(model.id, EXCLUDED, "excluded by the caller (already failed)")
+    standing = standing_exclusion(model, profile=profile, today=today)
+    if standing is not None:
+        return standing
+    return fit_exclusion(model, classification, settings, needed_window=needed_window)
+
+
+def check_arguments(cost_bias: int, speed_bias: int, context_tokens: int) -> None:
+    if not 0 <= cost_bias <= 100 or not 0 <= speed_bias <= 100:
+        raise ValueError("cost_bias and speed_bias run from 0 to 100")
+    if context_tokens < 0:
+        raise ValueError("context_tokens cannot be negative")
+
+
+def counted(counts: Mapping[str, int]) -> Mapping[str, int]:
+    """Exclusions per reason, the rules' order, reasons with none left out."""
+    return MappingProxyType({reason: counts[reason] for reason in REASONS if counts.get(reason)})
+
+
+def pick_tier(
+    classification: Classification, settings: RouterSettings, roll: Decimal, available: Collection[str]
+) -> tuple[str | None, str]:
+    """The tier to choose in and why: premium for high stakes, else the roll; the nearest non-empty one."""
+    weights = settings.weights_for(classification.complexity)
+    if classification.high_stakes:
+        wanted, reason = "premium", f"high-stakes: {classification.domain}"
+    else:
+        wanted = tier_for_roll(weights, roll)
+        reason = f"roll {roll} with {classification.complexity} weights " + "/".join(
+            f"{weights[t].normalize():f}" for t in TIERS
+        )
+    tier = nearest_tier(wanted, available, weights)
+    if tier is None:
+        return None, "no eligible model"
+    if tier != wanted:
+        reason += f"; {wanted} is empty, nearest is {tier}"
+    return tier, reason
 
 
 def _explain(
@@ -128,6 +189,92 @@ def _explain(
     )
 
 
+def build_decision(
+    message: str,
+    *,
+    settings: RouterSettings,
+    classification: Classification,
+    chosen: Candidate | None,
+    sticky: bool,
+    tier: str | None,
+    tier_reason: str,
+    fallback_reason: str | None,
+    model: ModelConfig | None,
+    candidates: tuple[Candidate, ...],
+    excluded: tuple[Exclusion, ...],
+    eligible_count: int,
+    excluded_counts: Mapping[str, int],
+    roll: Decimal,
+    seed_key: str,
+    inputs: dict,
+    source: str,
+    classifier: str,
+    classifier_fallback: str | None,
+) -> Decision:
+    """The decision of either path (exhaustive or bounded), its explanation included."""
+    explanation = _explain(
+        chosen=chosen,
+        classification=classification,
+        sticky=sticky,
+        tier=tier,
+        tier_reason=tier_reason,
+        fallback_reason=fallback_reason,
+        fallback_id=settings.fallback_model_id,
+        eligible_count=eligible_count,
+        excluded_count=sum(excluded_counts.values()),
+    )
+    if classifier_fallback:
+        explanation += f" (LLM classifier unavailable: {classifier_fallback}; used the local classifier.)"
+    return Decision(
+        model_id=chosen.model_id if chosen is not None else settings.fallback_model_id,
+        model=model,
+        classification=classification,
+        classifier=classifier,
+        classifier_fallback=classifier_fallback,
+        sticky=sticky,
+        tier=tier,
+        roll=roll,
+        tier_reason=tier_reason,
+        candidates=candidates,
+        excluded=excluded,
+        eligible_count=eligible_count,
+        excluded_counts=excluded_counts,
+        fallback_reason=fallback_reason,
+        explanation=explanation,
+        source=source,
+        seed_key=seed_key,
+        max_retries=settings.max_retries,
+        message_length=len(message),
+        message_sha256=hashlib.sha256(message.encode("utf-8", "surrogatepass")).hexdigest(),
+        inputs=inputs,
+    )
+
+
+def inputs_of(
+    *,
+    previous_model_id: str | None,
+    has_attachments: bool,
+    context_tokens: int,
+    cost_bias: int,
+    speed_bias: int,
+    exclude: Collection[str],
+    seed_key: str | None,
+) -> dict:
+    return {
+        "previous_model_id": previous_model_id,
+        "has_attachments": has_attachments,
+        "context_tokens": context_tokens,
+        "cost_bias": cost_bias,
+        "speed_bias": speed_bias,
+        "exclude": sorted(exclude),
+        "seed_key": seed_key,
+    }
+
+
+def fallback_reason_for(catalog_size: int, excluded_count: int) -> str:
+    return f"No eligible model ({excluded_count} left out)" if catalog_size else "The catalog is empty"
+
+
 def decide(
     message: str,
     *,
@@ -145,16 +292,21 @@ def decide(
     source: str = "defaults",
     classifier: str = "local",
     classifier_fallback: str | None = None,
+    today: date | None = None,
 ) -> Decision:
-    """Route one message over ``catalog``. Deterministic; never raises for lack of a model."""
-    if not 0 <= cost_bias <= 100 or not 0 <= speed_bias <= 100:
-        raise ValueError("cost_bias and speed_bias run from 0 to 100")
-    if context_tokens < 0:
-        raise ValueError("context_tokens cannot be negative")
+    """Route one message over ``catalog``, checking and scoring every model. Never raises for lack of a model.
+
+    The decision lists every candidate and every exclusion (the admin's try page shows them);
+    ``route()`` takes the bounded path instead (:mod:`.routing_index`), which chooses the same model.
+    ``today`` is the UTC day deprecation dates are checked against (default: today).
+    """
+    check_arguments(cost_bias, speed_bias, context_tokens)
     exclude = frozenset(exclude)
     key = seed_key if seed_key is not None else message_key(message)
     roll = roll_for(key)
     needed_window = required_context(context_tokens, settings)
+    if today is None:
+        today = datetime.now(UTC).date()
 
     catalog = list(catalog)
     context = context_for(
@@ -169,7 +321,13 @@ def decide(
     for model in catalog:
         profile = profiles.get(model.id)
         exclusion = exclusion_for(
-            model, classification, settings, profile=profile, exclude=exclude, needed_window=needed_window
+            model,
+            classification,
+            settings,
+            profile=profile,
+            exclude=exclude,
+            needed_window=needed_window,
+            today=today,
         )
         if exclusion is not None:
             excluded.append(exclusion)
@@ -185,7 +343,6 @@ def decide(
     candidates.sort(key=_SCORE, reverse=True)
     excluded.sort(key=_MODEL_ID)
 
-    weights = settings.weights_for(classification.complexity)
     chosen: Candidate | None = None
     sticky = False
     tier: str | None = None
@@ -197,69 +354,44 @@ def decide(
             tier = chosen.tier
             tier_reason = "sticky: previous model kept"
     if chosen is None:
-        if classification.high_stakes:
-            wanted, tier_reason = "premium", f"high-stakes: {classification.domain}"
-        else:
-            wanted = tier_for_roll(weights, roll)
-            tier_reason = f"roll {roll} with {classification.complexity} weights " + "/".join(
-                f"{weights[t].normalize():f}" for t in TIERS
-            )
-        available = {candidate.tier for candidate in candidates}
-        tier = nearest_tier(wanted, available, weights)
+        tier, tier_reason = pick_tier(
+            classification, settings, roll, {candidate.tier for candidate in candidates}
+        )
         if tier is None:
-            fallback_reason = (
-                f"No eligible model ({len(excluded)} left out)" if catalog else "The catalog is empty"
-            )
-            tier_reason = "no eligible model"
+            fallback_reason = fallback_reason_for(len(catalog), len(excluded))
         else:
-            if tier != wanted:
-                tier_reason += f"; {wanted} is empty, nearest is {tier}"
             chosen = next(candidate for candidate in candidates if candidate.tier == tier)
 
-    model_id = chosen.model_id if chosen is not None else settings.fallback_model_id
     if chosen is not None:
         model = chosen.model
     else:
-        model = next((model for model in catalog if model.id == model_id), None)
-    explanation = _explain(
-        chosen=chosen,
+        model = next((model for model in catalog if model.id == settings.fallback_model_id), None)
+    return build_decision(
+        message,
+        settings=settings,
         classification=classification,
+        chosen=chosen,
         sticky=sticky,
         tier=tier,
         tier_reason=tier_reason,
         fallback_reason=fallback_reason,
-        fallback_id=settings.fallback_model_id,
-        eligible_count=len(candidates),
-        excluded_count=len(excluded),
-    )
-    if classifier_fallback:
-        explanation += f" (LLM classifier unavailable: {classifier_fallback}; used the local classifier.)"
-    return Decision(
-        model_id=model_id,
         model=model,
-        classification=classification,
-        classifier=classifier,
-        classifier_fallback=classifier_fallback,
-        sticky=sticky,
-        tier=tier,
-        roll=roll,
-        tier_reason=tier_reason,
         candidates=tuple(candidates),
         excluded=tuple(excluded),
-        fallback_reason=fallback_reason,
-        explanation=explanation,
-        source=source,
+        eligible_count=len(candidates),
+        excluded_counts=counted(Counter(exclusion.reason for exclusion in excluded)),
+        roll=roll,
         seed_key=key,
-        max_retries=settings.max_retries,
-        message_length=len(message),
-        message_sha256=hashlib.sha256(message.encode("utf-8", "surrogatepass")).hexdigest(),
-        inputs={
-            "previous_model_id": previous_model_id,
-            "has_attachments": has_attachments,
-            "context_tokens": context_tokens,
-            "cost_bias": cost_bias,
-            "speed_bias": speed_bias,
-            "exclude": sorted(exclude),
-            "seed_key": seed_key,
-        },
+        inputs=inputs_of(
+            previous_model_id=previous_model_id,
+            has_attachments=has_attachments,
+            context_tokens=context_tokens,
+            cost_bias=cost_bias,
+            speed_bias=speed_bias,
+            exclude=exclude,
+            seed_key=seed_key,
+        ),
+        source=source,
+        classifier=classifier,
+        classifier_fallback=classifier_fallback,
     )

@@ -2,7 +2,10 @@
 
 Reads only from in-memory snapshots (the catalog from ``models_registry.registry``,
 the router's config and profiles from :mod:`autorouter.state`): no query per
-message in steady state, unless the decision log samples the decision.
+message in steady state, unless the decision log samples the decision. Decides
+over the snapshot's routing index (:mod:`autorouter.routing_index`, built on the
+first route after a rebuild): bounded work and a small decision whatever the
+catalog's size.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Collection, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -21,6 +25,7 @@ from .classifier import DEFAULT_MAX_CLASSIFIED_CHARS, classify
 from .decision import Decision
 from .engine import decide
 from .llm_classifier import LLMClassifierError, classify_with_llm
+from .routing_index import decide_bounded, routing_index_for
 from .scoring import NEUTRAL_BIAS
 from .state import RouterState, state_for
 from .types import Classification
@@ -100,28 +105,29 @@ def route_with_state(
     classification: Classification | None = None,
     classifier: str | None = None,
     log: bool = True,
+    exhaustive: bool = False,
 ) -> Decision:
     """``route()`` with an explicit config state (the admin's try page, the CLI, retries).
 
     ``classification`` reuses an earlier one (retries do not classify again);
-    ``classifier`` overrides ``AUTOROUTER_CLASSIFIER``.
+    ``classifier`` overrides ``AUTOROUTER_CLASSIFIER``. ``exhaustive=True`` checks and
+    scores every model (:func:`.engine.decide`) and lists every candidate and exclusion:
+    the same choice, in time and size growing with the catalog.
     """
     check_inputs(message, exclude)
     # The saved config routes over the saved catalog (what an editor tunes on the
     # try page or the CLI); otherwise the subject's rollout decides the catalog.
-    catalog = registry.list_models(
-        status=None,
-        include_internal=True,
-        subject=subject,
-        source="database" if state.source == "database" else None,
+    # The catalog index itself, not a list of its models: its tuple of models is the
+    # snapshot's identity, which keys the routing index.
+    catalog = registry.catalog_index(
+        subject=subject, source="database" if state.source == "database" else None
     )
     classifier_fallback = None
     if classification is None:
-        catalog_by_id = {model.id: model for model in catalog}
         classification, used, classifier_fallback = _classify(
             message,
             state,
-            catalog_by_id,
+            catalog.by_id,
             classifier=classifier or getattr(django_settings, "AUTOROUTER_CLASSIFIER", LOCAL),
             previous_model_id=previous_model_id,
             has_attachments=has_attachments,
@@ -129,23 +135,32 @@ def route_with_state(
         )
     else:
         used = LLM if "llm classifier" in classification.signals else LOCAL
-    decision = decide(
-        message,
-        catalog=catalog,
-        profiles=state.profiles,
-        settings=state.settings,
-        classification=classification,
-        previous_model_id=previous_model_id,
-        context_tokens=context_tokens,
-        cost_bias=cost_bias,
-        speed_bias=speed_bias,
-        exclude=exclude,
-        seed_key=seed_key,
-        has_attachments=has_attachments,
-        source=state.source,
-        classifier=used,
-        classifier_fallback=classifier_fallback,
-    )
+    arguments: dict[str, Any] = {
+        "classification": classification,
+        "previous_model_id": previous_model_id,
+        "context_tokens": context_tokens,
+        "cost_bias": cost_bias,
+        "speed_bias": speed_bias,
+        "exclude": exclude,
+        "seed_key": seed_key,
+        "has_attachments": has_attachments,
+        "source": state.source,
+        "classifier": used,
+        "classifier_fallback": classifier_fallback,
+    }
+    today = datetime.now(UTC).date()
+    if exhaustive:
+        decision = decide(
+            message,
+            catalog=catalog.models,
+            profiles=state.profiles,
+            settings=state.settings,
+            today=today,
+            **arguments,
+        )
+    else:
+        index = routing_index_for(catalog.models, state.profiles, state.settings, day=today)
+        decision = decide_bounded(message, index=index, **arguments)
     if log:
         _maybe_log(decision)
     return decision

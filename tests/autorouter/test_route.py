@@ -36,7 +36,9 @@ def test_route_returns_an_explained_decision(router_db, database_source):
     assert decision.model is not None and decision.model.id == decision.model_id
     assert decision.source == "database"
     assert decision.classification.primary == "coding"
-    assert decision.candidates and decision.excluded
+    # The best candidates are kept and the exclusions counted per reason (none was named).
+    assert decision.candidates and decision.excluded_counts and not decision.excluded
+    assert decision.eligible_count >= len(decision.candidates)
     assert decision.model_id in decision.explanation
     json.dumps(decision.to_dict())
 
@@ -234,6 +236,6 @@ def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
         )
         scores = dict.fromkeys(CATEGORIES, 50)
         create_profile(ModelProfile(model=new, quality=50, **scores), user=None, reason="profile")
-    data = json.loads(call(CODING, "--source", "database", "--json"))
-    considered = {c["model_id"] for c in data["candidates"]} | {e["model_id"] for e in data["excluded"]}
-    assert "acme:coder-1" in considered
+    # Named as the previous model, it is kept among the candidates (only the best are kept).
+    data = json.loads(call(CODING, "--source", "database", "--previous", "acme:coder-1", "--json"))
+    assert "acme:coder-1" in {c["model_id"] for c in data["candidates"]}

@@ -27,6 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--classifier", choices=["local", "llm"], help="Default: AUTOROUTER_CLASSIFIER.")
         parser.add_argument("--top", type=int, default=10, help="Candidates to list (default 10).")
         parser.add_argument("--json", action="store_true", help="Print the whole decision as JSON.")
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="Check and score every model and list every exclusion (slower on a big catalog).",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -42,6 +47,7 @@ class Command(BaseCommand):
                 seed_key=options["seed_key"],
                 classifier=options["classifier"],
                 log=False,
+                exhaustive=options["all"],
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
@@ -63,10 +69,11 @@ class Command(BaseCommand):
         )
         write(f"config:      {decision.source}")
         write(f"why:         {decision.explanation}")
-        write(f"candidates ({len(decision.candidates)}):")
+        write(f"candidates ({decision.eligible_count} eligible; the best {len(decision.candidates)} kept):")
         for candidate in decision.candidates[: options["top"]]:
             terms = ", ".join(f"{term.name} {term.points:+.1f}" for term in candidate.terms)
             write(f"  {candidate.score:7.2f}  {candidate.tier:<8} {candidate.model_id}  ({terms})")
-        write(f"excluded ({len(decision.excluded)}):")
-        for exclusion in decision.excluded:
+        counts = ", ".join(f"{reason} {count:,}" for reason, count in decision.excluded_counts.items())
+        write(f"excluded ({sum(decision.excluded_counts.values()):,}: {counts or 'none'}):")
+        for exclusion in decision.excluded:  # every one with --all, else those the message named
             write(f"  {exclusion.model_id}: {exclusion.detail}")
