@@ -167,6 +167,12 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "export"
 # within the TTL is deleted.
 IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(10 * 1024 * 1024)))
 IMPORT_UPLOAD_TTL_SECONDS = int(os.environ.get("IMPORT_UPLOAD_TTL_SECONDS", "7200"))
+# A file listing more models than this is refused with a message (counted without keeping the
+# rows): it bounds an import's memory and time. Split larger files.
+IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", "10000"))
+# `manage.py cleanup_import_uploads` (run periodically, e.g. from cron) deletes uploads older
+# than this: previews abandoned without confirm or cancel. Keep it above the TTL.
+IMPORT_UPLOAD_MAX_AGE_HOURS = float(os.environ.get("IMPORT_UPLOAD_MAX_AGE_HOURS", "24"))
 
 # Catalog sync (manage.py sync_catalog): how long a source URL may take, and how large a source may be.
 SYNC_FETCH_TIMEOUT_SECONDS = float(os.environ.get("SYNC_FETCH_TIMEOUT_SECONDS", "30"))

@@ -16,11 +16,12 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from import_export.admin import ImportExportMixin
 
 from models_registry.admin.audited import AuditedAdmin, latest_change_by
@@ -33,7 +34,7 @@ from models_registry.admin.forms import (
     ReactivateForm,
     ReasonForm,
 )
-from models_registry.admin.resources import AIModelResource, CatalogJSON
+from models_registry.admin.resources import EXPIRED_MESSAGE, AIModelResource, CatalogJSON
 from models_registry.admin.uploads import DatabaseUploadStorage
 from models_registry.catalog import services
 from models_registry.domain.fields import (
@@ -397,16 +398,44 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
 
     # --- import ---
     # Between preview and confirm the upload waits in the database under a random token:
-    # any worker can confirm it, with or without Redis (see admin/uploads.py).
+    # any worker can confirm it, with or without Redis (see admin/uploads.py). Confirm and
+    # cancel delete it, so does a preview that cannot be confirmed; the rest expire
+    # (IMPORT_UPLOAD_TTL_SECONDS) and are swept by ``manage.py cleanup_import_uploads``.
     tmp_storage_class = DatabaseUploadStorage
+
+    def get_urls(self) -> list:
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view
+        return [
+            path("import/preview/", view(self.import_preview_view), name=f"{prefix}_import_preview"),
+            path("import/cancel/", view(self.import_cancel_view), name=f"{prefix}_import_cancel"),
+            *super().get_urls(),
+        ]
+
+    def _import_url(self) -> str:
+        return reverse(f"{self.admin_site.name}:models_registry_aimodel_import")
+
+    def write_to_tmp_storage(self, import_file: Any, input_format: Any) -> DatabaseUploadStorage:
+        # import-export appends chunk by chunk (``data += chunk``): quadratic copying for a large file.
+        storage = self.get_tmp_storage_class()(
+            encoding=None if input_format.is_binary() else self.from_encoding,
+            read_mode=input_format.get_read_mode(),
+            **self.get_tmp_storage_class_kwargs(),
+        )
+        storage.save(b"".join(import_file.chunks()))
+        return storage
 
     def get_import_data_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         form = kwargs.get("form")
+        request = kwargs.get("request")
         kwargs = super().get_import_data_kwargs(**kwargs)
         cleaned = getattr(form, "cleaned_data", None) or {}
         kwargs["reason"] = cleaned.get("reason", "")
         kwargs["expected_digest"] = cleaned.get("plan_digest", "")  # required on the confirm form
         kwargs["create_providers"] = bool(cleaned.get("create_providers"))
+        # Which page of changed rows a preview shows (the preview pages are GET requests).
+        page = request.GET.get("page", "") if request is not None else ""
+        kwargs["preview_page"] = int(page) if page.isdigit() else 1
         return kwargs
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
@@ -429,20 +458,117 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
         context = getattr(response, "context_data", None) or {}
         confirm_form, result = context.get("confirm_form"), context.get("result")
         if confirm_form is not None and result is not None:
-            # The confirm step re-plans against the catalog as it is then and
-            # refuses if that plan differs from the one previewed here.
-            confirm_form.initial["plan_digest"] = result.plan_digest
-            confirm_form.initial["reason"] = result.reason
+            self._prepare_confirm(context, confirm_form, result)
+        elif request.method == "POST":
+            # Refused (unreadable, too many rows, invalid rows): nothing can confirm this upload.
+            # (The form's error dropped the file from cleaned_data; the upload object is the same.)
+            token = getattr(request.FILES.get("import_file"), "tmp_storage_name", None)
+            if token:
+                self.get_tmp_storage_class()(name=token).remove()
         return response
+
+    @staticmethod
+    def _prepare_confirm(context: dict[str, Any], confirm_form: Any, result: Any) -> None:
+        # The confirm step re-plans against the catalog as it is then and
+        # refuses if that plan differs from the one previewed here.
+        confirm_form.initial["plan_digest"] = result.plan_digest
+        confirm_form.initial["reason"] = result.reason
+        # The other pages of the preview: the same upload and options, another page.
+        query = {
+            name: confirm_form.initial.get(name) or ""
+            for name in (
+                "import_file_name",
+                "original_file_name",
+                "format",
+                "resource",
+                "reason",
+                "plan_digest",
+            )
+        }
+        query["create_providers"] = "1" if confirm_form.initial.get("create_providers") else ""
+        context["preview_query"] = urlencode(query)
+
+    def import_preview_view(self, request: HttpRequest) -> HttpResponse:
+        """Another page of a preview: the stored upload planned again, one page of its changes shown.
+
+        Planned with the first page's digest: if the catalog moved since, the page
+        says the import was refused, as the confirm would.
+        """
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        confirm_form = self.get_confirm_form_class(request)(data=request.GET)
+        formats = self.get_import_formats()
+        format_index = confirm_form.data.get("format", "")
+        if not confirm_form.is_valid() or not format_index.isdigit() or int(format_index) >= len(formats):
+            messages.error(request, "This preview link is incomplete; upload the file again.")
+            return HttpResponseRedirect(self._import_url())
+        input_format = formats[int(format_index)](encoding=self.from_encoding)
+        storage = self.get_tmp_storage_class()(
+            name=confirm_form.cleaned_data["import_file_name"],
+            encoding=self.from_encoding,
+            read_mode=input_format.get_read_mode(),
+            **self.get_tmp_storage_class_kwargs(),
+        )
+        try:
+            dataset = input_format.create_dataset(storage.read())
+        except ImportFileError as error:
+            messages.error(request, f"Nothing was imported: {error}")
+            return HttpResponseRedirect(self._import_url())
+        resource = self.choose_import_resource_class(confirm_form, request)(
+            **self.get_import_resource_kwargs(request, form=confirm_form)
+        )
+        result = resource.import_data(
+            dataset,
+            dry_run=True,
+            raise_errors=False,
+            file_name=confirm_form.cleaned_data["original_file_name"],
+            user=request.user,
+            **self.get_import_data_kwargs(request=request, form=confirm_form),
+        )
+        del dataset
+        import_form = self.create_import_form(request)
+        context: dict[str, Any] = {
+            **self.admin_site.each_context(request),
+            "title": "Import",
+            "form": import_form,
+            "opts": self.model._meta,
+            "media": self.media + import_form.media,
+            "result": result,
+            "fields_list": [
+                (resource.get_display_name(), [f.column_name for f in resource.get_user_visible_fields()])
+            ],
+            "import_error_display": self.import_error_display,
+        }
+        if result.has_errors() or result.has_validation_errors():
+            storage.remove()  # refused now, refused at confirm: nothing will use the upload
+        else:
+            context["confirm_form"] = self.get_confirm_form_class(request)(
+                initial={name: confirm_form.cleaned_data.get(name) for name in confirm_form.fields}
+            )
+            self._prepare_confirm(context, context["confirm_form"], result)
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, [self.import_template_name], context)
+
+    def import_cancel_view(self, request: HttpRequest) -> HttpResponse:
+        """The preview's "Cancel import": delete the stored upload and go back to the upload form."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        self.get_tmp_storage_class()(name=request.POST.get("import_file_name")).remove()
+        messages.info(request, "Import cancelled: nothing was imported and the uploaded file was deleted.")
+        return HttpResponseRedirect(self._import_url())
 
     def process_import(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         try:
             return super().process_import(request, **kwargs)
         except (ImportFileError, OSError) as error:  # e.g. the upload expired from temporary storage
             if not isinstance(error, ImportFileError):
-                error = ImportFileError("The uploaded file is no longer available; upload it again.")
+                error = ImportFileError(EXPIRED_MESSAGE)
+            # An expired upload still in the table is of no further use.
+            self.get_tmp_storage_class()(name=request.POST.get("import_file_name")).remove()
             messages.error(request, f"Nothing was imported: {error}")
-            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:models_registry_aimodel_import"))
+            return HttpResponseRedirect(self._import_url())
 
     def process_result(self, result: Any, request: HttpRequest) -> HttpResponse:
         if result.has_errors() or result.has_validation_errors():
@@ -452,7 +578,7 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
                 for message in getattr(error.error, "messages", [str(error.error)])
             ] or [str(error) for error in result.row_error_list]
             messages.error(request, "Nothing was imported. " + " ".join(problems[:20]))
-            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:models_registry_aimodel_import"))
+            return HttpResponseRedirect(self._import_url())
         return super().process_result(result, request)
 
     def add_success_message(self, result: Any, request: HttpRequest) -> None:

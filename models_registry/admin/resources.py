@@ -17,9 +17,11 @@ not fit. Instead:
 from __future__ import annotations
 
 import json
+from itertools import islice
 from typing import Any
 
 import tablib
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from import_export import resources
 from import_export.fields import Field
@@ -45,6 +47,13 @@ from models_registry.models import AIModel
 ENTRY_COLUMN = "entry"
 
 
+EXPIRED_MESSAGE = "This preview has expired; upload the file again."
+
+
+def import_max_rows() -> int:
+    return int(getattr(settings, "IMPORT_MAX_ROWS", 10_000))
+
+
 class CatalogJSON(Format):
     """A JSON list of model objects, read and written whole."""
 
@@ -55,15 +64,18 @@ class CatalogJSON(Format):
         return "json"
 
     def create_dataset(self, in_stream: str | bytes | None) -> tablib.Dataset:
-        if in_stream is None:  # the temporary copy is gone (expired, or confirmed twice)
-            raise ImportFileError("The uploaded file is no longer available; upload it again.")
+        if in_stream is None:  # the temporary copy is gone (expired, cancelled, or confirmed already)
+            raise ImportFileError(EXPIRED_MESSAGE)
         if isinstance(in_stream, bytes):
             try:
                 in_stream = in_stream.decode(self.encoding or "utf-8-sig")
             except UnicodeDecodeError:
                 raise ImportFileError("The file is not UTF-8 text.") from None
+        # Refused above IMPORT_MAX_ROWS while only counting: the rows are never all held.
+        entries = parse_import_text(in_stream, max_rows=import_max_rows())
+        del in_stream  # the text is no longer needed once parsed
         dataset = tablib.Dataset(headers=[ENTRY_COLUMN])
-        for entry in parse_import_text(in_stream):
+        for entry in entries:
             dataset.append([entry])
         return dataset
 
@@ -91,33 +103,73 @@ class CatalogJSON(Format):
 
 
 class CatalogImportResult(Result):
-    """import-export's result plus the plan it came from, for the preview template."""
+    """import-export's result plus the plan it came from, for the preview template.
+
+    Bounded whatever the file's size: a preview holds row results (with their
+    diffs) for one page of new and updated rows only, a confirm holds one per
+    written row (for the admin log) without diffs, and unchanged rows are only
+    counted. ``totals`` still counts every row.
+    """
+
+    PAGE_SIZE = 100  # changed rows per preview page
+    ERRORS_SHOWN = 500  # row errors listed on a refused preview
 
     def __init__(self, plan: ImportPlan | None = None) -> None:
         super().__init__()
         self.plan = plan
         self.reason = ""
         self.new_providers: list[str] = []
+        self.page = 1
+        self.changed_count = 0  # new and updated rows in the whole file
+        self.unchanged_count = 0
+        self.unchanged_ids: list[str] = []  # the first PAGE_SIZE of them, for the preview
 
     @property
     def plan_digest(self) -> str:
         return self.plan.digest if self.plan is not None else ""
 
-    PAGE_SIZE = 100
+    @property
+    def unchanged_not_listed(self) -> int:
+        return self.unchanged_count - len(self.unchanged_ids)
 
     @property
-    def changed_pages(self) -> list[list[Any]]:
-        """New and updated rows, in pages the preview shows one under the other (the first open)."""
-        changed = [row for row in self.rows if row.import_type != RowResult.IMPORT_TYPE_SKIP]
-        return [changed[start : start + self.PAGE_SIZE] for start in range(0, len(changed), self.PAGE_SIZE)]
+    def page_count(self) -> int:
+        return max(1, -(-self.changed_count // self.PAGE_SIZE))
 
     @property
-    def unchanged_ids(self) -> list[str]:
-        return [row.model_id for row in self.rows if row.import_type == RowResult.IMPORT_TYPE_SKIP]
+    def page_rows(self) -> list[RowResult]:
+        """The new and updated rows the preview shows: those of ``page`` (see ``_add_rows``)."""
+        return self.rows
+
+    @property
+    def page_first(self) -> int:
+        """Position of the page's first row among the changed rows (1-based)."""
+        return (self.page - 1) * self.PAGE_SIZE + 1
+
+    @property
+    def page_last(self) -> int:
+        return min(self.page * self.PAGE_SIZE, self.changed_count)
+
+    @property
+    def previous_page(self) -> int | None:
+        return self.page - 1 if self.page > 1 else None
+
+    @property
+    def next_page(self) -> int | None:
+        return self.page + 1 if self.page < self.page_count else None
 
     @property
     def row_error_list(self) -> list:
         return list(self.plan.errors) if self.plan is not None else []
+
+    @property
+    def shown_errors(self) -> list:
+        """The first row errors, for the page (a file of thousands of bad rows must not make it huge)."""
+        return self.row_error_list[: self.ERRORS_SHOWN]
+
+    @property
+    def errors_not_shown(self) -> int:
+        return max(0, len(self.plan.errors) - self.ERRORS_SHOWN) if self.plan is not None else 0
 
 
 _IMPORT_TYPES = {
@@ -168,6 +220,7 @@ class AIModelResource(resources.Resource):
             kwargs.get("file_name")
         )
         entries = [row[0] for row in dataset]
+        total_rows = len(entries)
         try:
             outcome = services.import_models(
                 entries,
@@ -180,27 +233,44 @@ class AIModelResource(resources.Resource):
         except services.ImportRejected as rejected:
             result = self._rejected_result(rejected)
         else:
+            del entries  # the plan holds what is needed from here
             result = CatalogImportResult(outcome.plan)
             result.new_providers = outcome.new_providers
-            for row in outcome.plan.rows:
-                row_result = self.get_row_result_class()()
-                row_result.import_type = _IMPORT_TYPES[row.action]
-                row_result.number = row.number
-                row_result.model_id = row.model_id
-                row_result.changes = row.changes
-                if dry_run:  # only the preview shows them
-                    self._describe_changes(row_result, row)
-                instance = outcome.saved.get(row.model_id)
-                row_result.instance = instance
-                row_result.object_repr = row.model_id
-                row_result.object_id = instance.pk if instance is not None else None
-                result.increment_row_result_total(row_result)
-                result.append_row_result(row_result)
+            self._add_rows(result, outcome, dry_run=dry_run, page=kwargs.get("preview_page") or 1)
         result.reason = reason
-        result.total_rows = len(dataset)
+        result.total_rows = total_rows
         if raise_errors and (result.has_errors() or result.has_validation_errors()):
             raise ValidationError(str(result.base_errors or result.invalid_rows))
         return result
+
+    def _add_rows(
+        self, result: CatalogImportResult, outcome: services.ImportOutcome, *, dry_run: bool, page: int
+    ) -> None:
+        """Count every row; keep row results only for what the page or the admin log needs."""
+        changed = [row for row in outcome.plan.rows if row.action != UNCHANGED]
+        result.changed_count = len(changed)
+        result.unchanged_count = len(outcome.plan.rows) - len(changed)
+        for action, import_type in _IMPORT_TYPES.items():
+            result.totals[import_type] = outcome.plan.count(action)
+        if dry_run:
+            # The preview shows one page of changes: only that page's diffs are described.
+            unchanged = (row.model_id for row in outcome.plan.rows if row.action == UNCHANGED)
+            result.unchanged_ids = list(islice(unchanged, result.PAGE_SIZE))
+            result.page = min(max(1, page), result.page_count)
+            start = (result.page - 1) * result.PAGE_SIZE
+            changed = changed[start : start + result.PAGE_SIZE]
+        for row in changed:
+            row_result = self.get_row_result_class()()
+            row_result.import_type = _IMPORT_TYPES[row.action]
+            row_result.number = row.number
+            row_result.model_id = row.model_id
+            if dry_run:
+                self._describe_changes(row_result, row)
+            instance = outcome.saved.get(row.model_id)
+            row_result.instance = instance  # the admin log (LogEntry) of a confirm names it
+            row_result.object_repr = row.model_id
+            row_result.object_id = instance.pk if instance is not None else None
+            result.append_row_result(row_result)
 
     @staticmethod
     def _describe_changes(row_result: RowResult, row: PlannedRow) -> None:

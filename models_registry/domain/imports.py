@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import date
+from typing import Any, overload
 
 from models_registry.domain.fields import (
     EDITABLE_COLUMNS,
@@ -61,12 +63,46 @@ class RowError:
         return f"{where}: {self.field}: {self.message}"
 
 
+class NewRowChanges(Sequence[FieldChange]):
+    """A new row's changes: every imported field, ``old`` ``None``, ``new`` from the row's values.
+
+    Made when read, not stored: a plan of thousands of new rows would otherwise
+    hold one ``FieldChange`` per field and row beside the values they repeat.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(IMPORTED_FIELDS)
+
+    @overload
+    def __getitem__(self, index: int) -> FieldChange: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[FieldChange, ...]: ...
+    def __getitem__(self, index: int | slice) -> FieldChange | tuple[FieldChange, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(len(self))[index])
+        name = IMPORTED_FIELDS[index]
+        return FieldChange(name, None, self._values[name])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]  # like the values it reads
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
+
+
 @dataclass(frozen=True, slots=True)
 class PlannedRow:
     number: int
     model_id: str
     action: str  # NEW, UPDATE or UNCHANGED
-    changes: tuple[FieldChange, ...]  # for NEW: every field with old=None
+    changes: Sequence[FieldChange]  # for NEW: every field with old=None (a NewRowChanges)
     values: Mapping[str, Any]  # model field values; "provider" is the provider slug
 
 
@@ -89,23 +125,83 @@ class ImportPlan:
     @property
     def digest(self) -> str:
         """A fingerprint of what applying the plan would do, to tell whether it changed since a preview."""
-        summary = [
-            [row.model_id, row.action, [[c.field, _plain(c.old), _plain(c.new)] for c in row.changes]]
-            for row in self.rows
-        ]
-        return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+        # Hashed row by row: one JSON text of the whole plan would cost as much as the plan.
+        digest = hashlib.sha256()
+        for row in self.rows:
+            line = [row.model_id, row.action, [[c.field, _plain(c.old), _plain(c.new)] for c in row.changes]]
+            digest.update(json.dumps(line, sort_keys=True).encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
 
 
 def _plain(value: Any) -> Any:
     """A JSON-ready form of a field value (prices as exact strings)."""
     if hasattr(value, "as_tuple"):  # Decimal
         return format_money(value)
+    if isinstance(value, date):  # deprecation_date (and datetimes): json cannot encode them
+        return value.isoformat()
     return value
 
 
-def parse_import_text(text: str) -> list[Any]:
-    """The entries of an import file. Raises :class:`ImportFileError` for a file that is not a JSON list."""
+class TooManyRows(ImportFileError):
+    """The file holds more entries than an import may apply at once."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        self.count, self.limit = count, limit
+        super().__init__(
+            f"The file has {count:,} models; the limit is {limit:,} (IMPORT_MAX_ROWS). Split the file."
+        )
+
+
+_WHITESPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace, as json.loads skips it
+_DECODER = json.JSONDecoder()
+
+
+def _count_entries(text: str) -> int | None:
+    """How many entries the top-level JSON list of ``text`` has, reading them one at a time.
+
+    Each entry is dropped as soon as it is read, so a file far above the limit is
+    refused without holding its rows. ``None`` when ``text`` is not a well-formed
+    JSON list (``json.loads`` then says why).
+    """
+    position = _WHITESPACE.match(text).end()
+    if not text.startswith("[", position):
+        return None
+    position = _WHITESPACE.match(text, position + 1).end()
+    count = 0
+    if text.startswith("]", position):
+        position += 1
+    else:
+        while True:
+            try:
+                _, position = _DECODER.raw_decode(text, position)
+            except json.JSONDecodeError:
+                return None
+            count += 1
+            position = _WHITESPACE.match(text, position).end()
+            if text.startswith(",", position):
+                position = _WHITESPACE.match(text, position + 1).end()
+            elif text.startswith("]", position):
+                position += 1
+                break
+            else:
+                return None
+    return count if _WHITESPACE.match(text, position).end() == len(text) else None
+
+
+def parse_import_text(text: str, *, max_rows: int | None = None) -> list[Any]:
+    """The entries of an import file.
+
+    Raises :class:`ImportFileError` for a file that is not a JSON list, and
+    :class:`TooManyRows` for a list of more than ``max_rows`` entries.
+    """
     try:
+        # Entries are separated by commas: with fewer commas than the limit, none is needed.
+        if max_rows is not None and text.count(",") >= max_rows:
+            count = _count_entries(text)
+            if count is not None and count > max_rows:
+                raise TooManyRows(count, max_rows)
+        # Within the limit, one json.loads: its entries share their key strings (a memo per call).
         document = json.loads(text)
     except RecursionError:
         raise ImportFileError("The file is nested too deeply to be a catalog.") from None
@@ -196,8 +292,7 @@ def plan_import(
 
         values = model_field_values(config)
         if existing is None:
-            changes = tuple(FieldChange(name, None, values[name]) for name in IMPORTED_FIELDS)
-            rows.append(PlannedRow(number, config.id, NEW, changes, values))
+            rows.append(PlannedRow(number, config.id, NEW, NewRowChanges(values), values))
         else:
             changes = _diff(model_field_values(existing), values)
             rows.append(PlannedRow(number, config.id, UPDATE if changes else UNCHANGED, changes, values))

@@ -50,11 +50,12 @@ def test_preview_lists_new_update_and_unchanged_with_diffs_then_confirm_applies(
 
     assert preview.context["confirm_form"] is not None
     rows = {row.model_id: row for row in preview.context["result"].rows}
+    # Unchanged rows are counted, not kept: the preview holds row results for changes only.
     assert {model_id: row.import_type for model_id, row in rows.items()} == {
         "openai:gpt-test": "update",
         "openai:gpt-new": "new",
-        "anthropic:claude-test": "skip",
     }
+    assert preview.context["result"].totals["skip"] == 1
     assert [(c["field"], c["old"], c["new"]) for c in rows["openai:gpt-test"].change_lines] == [
         ("name", "GPT Test", "GPT Test 2"),
         ("input_price", "2.5", "2"),
@@ -197,7 +198,7 @@ def test_an_expired_upload_imports_nothing(editor_client, gpt):
         "plan_digest": "seen-in-preview",
     }
     response = editor_client.post(url("process_import"), data, follow=True)
-    assert "Nothing was imported: The uploaded file is no longer available" in response.text
+    assert "Nothing was imported: This preview has expired; upload the file again." in response.text
 
 
 def test_an_upload_waits_in_the_database_and_is_gone_after_confirm(editor_client, gpt):
@@ -259,10 +260,10 @@ def test_the_preview_hides_unchanged_rows_and_pages_the_changes(editor_client, g
 
     preview = upload(editor_client, json.dumps(entries))
 
-    pages = preview.context["result"].changed_pages
-    assert [len(page) for page in pages] == [100, 100, 50]
-    assert preview.text.count('<details class="preview-page">') == 2  # pages 2 and 3, closed
-    assert "Rows 101\N{EN DASH}200 of the file" in preview.text
+    result = preview.context["result"]
+    assert (result.page, result.page_count, result.changed_count, len(result.page_rows)) == (1, 3, 250, 100)
+    assert preview.text.count("data-model-id=") == 100  # one page of rows in the HTML, not three
+    assert "Changed rows 1\N{EN DASH}100 of 250 (page 1 of 3)" in preview.text
     assert "1 unchanged row(s), hidden" in preview.text
 
 

@@ -223,3 +223,15 @@ def test_a_concurrent_insert_of_the_same_id_rejects_the_import_cleanly(gpt, edit
     with pytest.raises(services.ImportRejected, match="collided with this import"):
         services.import_models([entry("openai:gpt-new")], user=editor, reason="Bulk")
     assert not AIModel.objects.filter(model_id="openai:gpt-new").exists()
+
+
+def test_a_plan_with_dates_has_a_digest(gpt, editor):
+    # A deprecation date is a date object in the plan: the digest must encode it (it raised TypeError).
+    file_entries = [entry("openai:gpt-dated", deprecation_date="2027-01-31")]
+    preview = services.import_models(file_entries, user=editor, reason="Dated", dry_run=True)
+    assert len(preview.plan.digest) == 64
+    outcome = services.import_models(
+        file_entries, user=editor, reason="Dated", expected_digest=preview.plan.digest
+    )
+    assert outcome.created == 1
+    assert str(AIModel.objects.get(model_id="openai:gpt-dated").deprecation_date) == "2027-01-31"
