@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import attrgetter
 
+from models_registry.domain.search_index import SearchIndex
 from models_registry.domain.types import CAPABILITIES, SELECTABLE_STATUSES, STATUSES, ModelConfig
 
 SELECTABLE = "selectable"
@@ -38,6 +39,7 @@ class CatalogIndex:
     revision: int = 0
     row_count: int = 0
     _list_cache: dict = field(default_factory=dict, repr=False)
+    _search_cache: dict = field(default_factory=dict, repr=False)  # {"index": SearchIndex}, on first search
 
     @classmethod
     def build(cls, models: Iterable[ModelConfig], *, revision: int = 0, row_count: int = 0) -> CatalogIndex:
@@ -112,32 +114,24 @@ class CatalogIndex:
             self._list_cache[cache_key] = cached  # racing threads compute the same tuple
         return list(cached)
 
-    def search(self, query: str, *, limit: int = 20) -> list[ModelConfig]:
-        """Selectable, public models matching ``query`` in id, name, provider or description.
+    def search(self, query: str, *, limit: int = 20, include_unselectable: bool = False) -> list[ModelConfig]:
+        """Public models matching ``query``, best first: selectable ones, and others if asked.
 
-        Exact matches first, then prefix matches, then matches anywhere; by id within each.
+        Ranked by level: exact id (with or without its provider prefix), exact name, id
+        prefix, name prefix, word prefix (every query word starts a word of the id, name or
+        provider), then anywhere in id, name, provider or description; separators and case do
+        not count. Within a level: selectable first, then first-party before resellers, then by
+        id. :mod:`.search_index` has the details.
         """
-        needle = query.strip().lower()
-        candidates = self.list()
-        if not needle:
-            return candidates[:limit]
-        ranked = []
-        for model in candidates:
-            rank = _search_rank(model, needle)
-            if rank is not None:
-                ranked.append((rank, model.id, model))
-        ranked.sort(key=lambda item: (item[0], item[1]))
-        return [model for _, _, model in ranked[: max(limit, 0)]]
+        return self._search_index().search(
+            query, limit, include_unselectable=include_unselectable, day=datetime.now(UTC).date()
+        )
 
-
-def _search_rank(model: ModelConfig, needle: str) -> int | None:
-    short_id = model.id.split(":", 1)[-1].lower()
-    names = (model.id.lower(), short_id, model.name.lower())
-    if needle in names:
-        return 0
-    if any(name.startswith(needle) for name in names) or model.provider.startswith(needle):
-        return 1
-    haystack = " ".join((*names, model.provider, model.provider_name.lower(), model.description.lower()))
-    if needle in haystack:
-        return 2
-    return None
+    def _search_index(self) -> SearchIndex:
+        # Built on the first search, not in build(): every write rebuilds the snapshot, and most
+        # snapshots serve no search before the next write replaces them. Racing threads may both
+        # build it (equal indexes); setdefault keeps one.
+        index = self._search_cache.get("index")
+        if index is None:
+            index = self._search_cache.setdefault("index", SearchIndex(self.models))
+        return index
