@@ -457,29 +457,35 @@ def record_bulk(
     content_type = ContentType.objects.get_for_model(type(objs[0]))
     change_set_row = _current_change_set(user, reason)
     now = timezone.now()
-    ChangeRecord.objects.bulk_create(
-        [
-            ChangeRecord(
-                change_set=change_set_row,
-                content_type=content_type,
-                object_pk=str(obj.pk),
-                object_repr=str(obj)[:200],
-                version=obj.version,
-                change_type=(
-                    obj.change_type_of(before, snapshot(obj))
-                    if before is not None and change_type == ChangeType.UPDATED
-                    else change_type
-                ),
-                at=now,
-                user=user,
-                user_name=user_name(user),
-                reason=reason,
-                diff=field_diff(obj, before),
-            )
-            for obj, before in zip(objs, befores, strict=True)
-        ],
-        batch_size=500,
-    )
+    # Built and inserted a batch at a time: 5,000 records with their diffs held at once were the
+    # peak of a large import's memory.
+    for start in range(0, len(objs), _RECORD_BATCH):
+        batch = zip(objs[start : start + _RECORD_BATCH], befores[start : start + _RECORD_BATCH], strict=True)
+        ChangeRecord.objects.bulk_create(
+            [
+                ChangeRecord(
+                    change_set=change_set_row,
+                    content_type=content_type,
+                    object_pk=str(obj.pk),
+                    object_repr=str(obj)[:200],
+                    version=obj.version,
+                    change_type=(
+                        obj.change_type_of(before, snapshot(obj))
+                        if before is not None and change_type == ChangeType.UPDATED
+                        else change_type
+                    ),
+                    at=now,
+                    user=user,
+                    user_name=user_name(user),
+                    reason=reason,
+                    diff=field_diff(obj, before),
+                )
+                for obj, before in batch
+            ]
+        )
+
+
+_RECORD_BATCH = 500
 
 
 # --- history snapshots and revert ----------------------------------------------

@@ -515,7 +515,10 @@ def _missing_providers(entries: list[Any], existing: Mapping[str, Provider]) -> 
             continue
         name = entry.get("provider_name")
         missing[slug] = Provider(
-            slug=slug, name=name.strip()[:100] if isinstance(name, str) and name.strip() else slug
+            slug=slug,
+            name=name.strip()[:100] if isinstance(name, str) and name.strip() else slug,
+            # A reseller unless the file says otherwise (a catalog-shaped file's providers can).
+            first_party=entry.get("provider_first_party") is True,
         )
     return missing
 

@@ -39,7 +39,7 @@ ENTRY_KEY_FOR_FIELD: dict[str, str] = FILE_KEY_FOR_COLUMN
 
 # Keys that exports of ``ModelConfig.to_dict()`` carry but an import does not
 # apply: a provider's display name is edited on the provider, not per model.
-IGNORED_KEYS = frozenset({"provider_name"})
+IGNORED_KEYS = frozenset({"provider_name", "provider_first_party"})
 
 
 class ImportFileError(ValueError):
@@ -209,13 +209,47 @@ def parse_import_text(text: str, *, max_rows: int | None = None) -> list[Any]:
         raise ImportFileError(
             f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         ) from None
+    if isinstance(document, dict) and "models" in document:
+        document = _entries_of_catalog_document(document)
+        if max_rows is not None and len(document) > max_rows:
+            raise TooManyRows(len(document), max_rows)
     if not isinstance(document, list):
         kind = type(document).__name__
         kind = {"dict": "an object", "str": "a string", "NoneType": "null"}.get(kind, f"a {kind}")
-        raise ImportFileError(f"The file must contain a JSON list of models, not {kind}.")
+        raise ImportFileError(
+            f"The file must contain a JSON list of models (or a catalog object with 'models'), not {kind}."
+        )
     if not document:
         raise ImportFileError("The file contains an empty list: there is nothing to import.")
     return document
+
+
+def _entries_of_catalog_document(document: dict[str, Any]) -> list[Any]:
+    """The model entries of a catalog-shaped file (``{"providers": [...], "models": [...]}``, as the
+    static catalog), each carrying its provider's ``name`` and ``first_party`` for a provider the
+    import creates (as ``provider_name`` and ``provider_first_party``)."""
+    models, providers = document.get("models"), document.get("providers") or []
+    if not isinstance(models, list) or not isinstance(providers, list):
+        raise ImportFileError("In a catalog object, 'models' and 'providers' must be lists.")
+    described: dict[str, dict[str, Any]] = {}
+    for item in providers:
+        if not isinstance(item, dict) or not isinstance(item.get("slug"), str):
+            raise ImportFileError(f"Bad provider entry {item!r}: it needs a 'slug'.")
+        first_party = item.get("first_party", False)
+        if not isinstance(first_party, bool):
+            raise ImportFileError(f"Provider {item['slug']}: first_party must be true or false.")
+        described[item["slug"]] = {
+            "provider_name": item.get("name") or item["slug"],
+            "provider_first_party": first_party,
+        }
+    return [
+        {**described[entry["provider"]], **entry}
+        if isinstance(entry, dict)
+        and isinstance(entry.get("provider"), str)
+        and entry["provider"] in described
+        else entry
+        for entry in models
+    ]
 
 
 def catalog_entry(config: ModelConfig) -> dict[str, Any]:

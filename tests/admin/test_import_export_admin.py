@@ -304,3 +304,33 @@ def test_missing_providers_are_created_only_when_ticked(editor_client, gpt):
     provider = Provider.objects.get(slug="fireworks_ai")
     assert provider.name == "Fireworks AI" and versions_of(provider)[-1].reason.startswith("Imported from")
     assert AIModel.objects.get(model_id="fireworks_ai:llama-v3").provider == provider
+    assert not provider.first_party  # a provider an import adds is a reseller unless the file says
+
+
+def test_a_catalog_shaped_file_says_which_new_providers_are_first_party(editor_client, gpt):
+    document = {
+        "providers": [
+            {"slug": "acme", "name": "Acme Labs", "first_party": True},
+            {"slug": "resell", "name": "Resell Cloud"},
+        ],
+        "models": [
+            {**entry("acme:thinker-1"), "provider": "acme"},
+            {**entry("resell:thinker-1"), "provider": "resell"},
+        ],
+    }
+    file = SimpleUploadedFile("catalog.json", json.dumps(document).encode(), content_type="application/json")
+    preview = editor_client.post(
+        url("import"),
+        {"import_file": file, "format": "0", "resource": "0", "reason": "", "create_providers": "on"},
+    )
+    assert "Import finished: 2 new" in confirm(editor_client, preview).text
+    acme = Provider.objects.get(slug="acme")
+    assert acme.first_party and acme.name == "Acme Labs"
+    assert not Provider.objects.get(slug="resell").first_party
+
+
+def test_a_catalog_shaped_file_with_a_bad_first_party_is_refused_in_words(editor_client, gpt):
+    document = {"providers": [{"slug": "acme", "first_party": "yes"}], "models": [entry("openai:x-1")]}
+    preview = upload(editor_client, json.dumps(document))
+    assert "Provider acme: first_party must be true or false." in preview.text
+    assert not AIModel.objects.filter(model_id="openai:x-1").exists()
