@@ -217,7 +217,8 @@ def parse_import_text(text: str, *, max_rows: int | None = None) -> list[Any]:
         kind = type(document).__name__
         kind = {"dict": "an object", "str": "a string", "NoneType": "null"}.get(kind, f"a {kind}")
         raise ImportFileError(
-            f"The file must contain a JSON list of models (or a catalog object with 'models'), not {kind}."
+            "The file must contain a JSON list of models or a catalog object with a list of models, "
+            f"not {kind}."
         )
     if not document:
         raise ImportFileError("The file contains an empty list: there is nothing to import.")

@@ -93,7 +93,8 @@ BAD_FILES = {
     "malformed JSON": ('[{"id": "openai:x"', "The file is not valid JSON: Expecting"),
     "not a list": (
         '{"id": "openai:gpt-test"}',
-        "The file must contain a JSON list of models, not an object.",
+        "The file must contain a JSON list of models or a catalog object with a list of models, "
+        "not an object.",
     ),
     "not UTF-8": (b"\xff\xfe[]", "The file is not UTF-8 text."),
     "unknown field": (json.dumps([entry(colour="red")]), "colour"),

@@ -110,7 +110,12 @@ def test_dry_run_plans_without_writing(gpt, editor):
             '[{"id": "openai:x",}]',
             "not valid JSON: Expecting property name enclosed in double quotes at line 1",
         ),
-        ('{"models": []}', "must contain a JSON list of models, not an object"),
+        (
+            '{"id": "openai:x"}',
+            "must contain a JSON list of models or a catalog object with a list of models, not an object",
+        ),
+        ('{"models": []}', "empty list"),
+        ('{"models": {}}', "In a catalog object, 'models' and 'providers' must be lists."),
         ("[]", "empty list"),
     ],
 )
