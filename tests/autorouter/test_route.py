@@ -15,6 +15,7 @@ from autorouter import attempts, next_candidate, route
 from autorouter.flags import ROUTER_CONFIG_FLAG
 from autorouter.models import DecisionLog, RouterConfig
 from autorouter.services import save_config
+from autorouter.types import ROUTER_AREA
 from models_registry.read.catalog_version import bump_shared_version, uses_redis
 from models_registry.rollout.flags import flag_is_active, set_flag_percent
 
@@ -86,7 +87,7 @@ def test_an_edit_by_another_process_is_seen_at_the_next_poll(router_db, database
     # Committed elsewhere: the shared version moves, this process's own generation does not.
     edit_config(stickiness_bonus=Decimal(33))
     if uses_redis():  # Redis moves on commit, which this test's transaction never reaches
-        bump_shared_version()
+        bump_shared_version([ROUTER_AREA])
     assert sticky_points(route(CODING, previous_model_id="openai:gpt-5")) == 33
 
 
