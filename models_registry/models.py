@@ -5,6 +5,7 @@ from models_registry.domain.types import CAPABILITY_FIELDS
 from models_registry.read.models import SnapshotVersion
 from models_registry.rollout.models import RolloutFlag
 from models_registry.sync.models import ProposedChange, SourceMapping, SyncRun
+from models_registry.usage.models import UsageRecord, UsageRollup, UsageSubjectRollup
 
 __all__ = [
     "CAPABILITY_FIELDS",
@@ -19,4 +20,7 @@ __all__ = [
     "SourceMapping",
     "SpeedTier",
     "SyncRun",
+    "UsageRecord",
+    "UsageRollup",
+    "UsageSubjectRollup",
 ]

@@ -1,0 +1,1 @@
+"""Usage analytics: what the chat app's model calls cost, recorded once each, and their rollups."""
