@@ -230,7 +230,8 @@ class RouterConfigAdmin(AuditedAdmin):
         if not any(request.user.has_perm(permission) for permission in MODEL_SEARCH_PERMISSIONS):
             raise PermissionDenied
         try:
-            page = int(request.GET.get("page") or 1)
+            # Bounded: an offset past what the database's integers hold would be a 500.
+            page = min(max(int(request.GET.get("page") or 1), 1), 10_000)
         except ValueError:
             page = 1
         results, more = search_model_ids(

@@ -37,7 +37,7 @@ from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from heapq import heapify, heappop, heappush
 from operator import attrgetter
 
@@ -144,6 +144,9 @@ class RoutingIndex:
     cell_bounds: tuple[tuple[str, bool, float, float, float, float, bool, bool], ...]
     max_score: float  # the largest category score of any profile, in magnitude (float slack)
     max_speed: float  # the largest speed points of any model, in magnitude
+    # When the next scheduled price of any model takes effect (its tier and cost term change
+    # then, with no write): the index is stale from that moment. None: no price is scheduled.
+    prices_until: datetime | None = None
     # (primary, secondary or None) → per cell: its entries by category points (best first, then
     # id) and those points. Built on first use; racing threads build equal lists.
     _orderings: dict = field(default_factory=dict, repr=False)
@@ -156,7 +159,9 @@ class RoutingIndex:
         settings: RouterSettings,
         *,
         day: date,
+        now: datetime | None = None,
     ) -> RoutingIndex:
+        now = now or datetime.now(UTC)
         by_id: dict[str, ModelConfig] = {}
         standing: Counter[str] = Counter()
         routable: dict[str, _Entry] = {}
@@ -212,6 +217,7 @@ class RoutingIndex:
                 )
             ),
             max_speed=max((abs(features.speed_points) for features in features_of), default=0.0),
+            prices_until=_next_price_change(models, now),
         )
 
     def ordering(self, primary: str, secondary: str | None) -> list[tuple[tuple[_Entry, ...], array]]:
@@ -284,25 +290,47 @@ def routing_index_for(
     settings: RouterSettings,
     *,
     day: date,
+    now: datetime | None = None,
 ) -> RoutingIndex:
     """The index of these snapshot objects on ``day``: built on first use, reused while they are the same.
 
     Keyed on identity: ``models`` (a catalog index's tuple), ``profiles`` and ``settings``
-    are immutable snapshots, replaced (not changed) on a write.
+    are immutable snapshots, replaced (not changed) on a write; and rebuilt once a scheduled
+    price takes effect (``now``, default the current time).
     """
     global _indexes
+    now = now or datetime.now(UTC)
     for index in _indexes:
-        if index.day == day and _same_snapshot(index, models, profiles, settings):
+        if index.day == day and _current(index, now) and _same_snapshot(index, models, profiles, settings):
             return index
     with _build_lock:  # one thread builds, the others wait for it rather than build the same
         for index in _indexes:
-            if index.day == day and _same_snapshot(index, models, profiles, settings):
+            if (
+                index.day == day
+                and _current(index, now)
+                and _same_snapshot(index, models, profiles, settings)
+            ):
                 return index
-        index = RoutingIndex.build(models, profiles, settings, day=day)
+        index = RoutingIndex.build(models, profiles, settings, day=day, now=now)
         # The same snapshot on an earlier day is stale.
         others = tuple(kept for kept in _indexes if not _same_snapshot(kept, models, profiles, settings))
         _indexes = (index, *others)[:INDEXES_KEPT]
         return index
+
+
+def _current(index: RoutingIndex, now: datetime) -> bool:
+    return index.prices_until is None or now < index.prices_until
+
+
+def _next_price_change(models: Sequence[ModelConfig], now: datetime) -> datetime | None:
+    upcoming = [
+        entry.effective_from
+        for model in models
+        if model.price_schedule
+        for entry in model.price_schedule
+        if entry.effective_from > now
+    ]
+    return min(upcoming, default=None)
 
 
 def _same_snapshot(

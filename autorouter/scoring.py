@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from models_registry.domain.types import ModelConfig
 
@@ -104,14 +104,14 @@ def model_features(model: ModelConfig, settings: RouterSettings) -> Features:
     )
 
 
-# settings object → {model id → (model, features)}; a few configs at most are live at once
-# (the database's and the defaults during a rollout), older ones are dropped.
-_FEATURE_CACHES: list[tuple[RouterSettings, dict[str, tuple[ModelConfig, Features]]]] = []
+# settings object → {model id → (model, prices in force, features)}; a few configs at most are
+# live at once (the database's and the defaults during a rollout), older ones are dropped.
+_FEATURE_CACHES: list[tuple[RouterSettings, dict[str, tuple[ModelConfig, Any, Features]]]] = []
 _FEATURE_CACHES_KEPT = 4
 _lock = threading.Lock()
 
 
-def _cache_for(settings: RouterSettings) -> dict[str, tuple[ModelConfig, Features]]:
+def _cache_for(settings: RouterSettings) -> dict[str, tuple[ModelConfig, Any, Features]]:
     for cached_settings, cache in _FEATURE_CACHES:
         if cached_settings is settings:
             return cache
@@ -123,13 +123,16 @@ def _cache_for(settings: RouterSettings) -> dict[str, tuple[ModelConfig, Feature
 
 
 def features_for(model: ModelConfig, settings: RouterSettings) -> Features:
-    """``model_features``, computed once per model object and settings object."""
+    """``model_features``, computed once per model object, prices in force and settings object."""
     cache = _cache_for(settings)
     entry = cache.get(model.id)
-    if entry is not None and entry[0] is model:
-        return entry[1]
+    # The prices in force are part of the key: a scheduled price takes effect with no write, and
+    # the model object (kept across incremental catalog reloads) stays the same.
+    in_force = model.pricing_at()[0] if model.price_schedule else model.pricing
+    if entry is not None and entry[0] is model and entry[1] is in_force:
+        return entry[2]
     features = model_features(model, settings)
-    cache[model.id] = (model, features)
+    cache[model.id] = (model, in_force, features)
     return features
 
 

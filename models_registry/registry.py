@@ -96,19 +96,26 @@ def _refresh_database_index(previous: CatalogIndex) -> CatalogIndex:
     """
     from django.db.models import Count, Max, Q
 
-    from models_registry.catalog.models import AIModel, Provider
+    from models_registry.catalog.models import AIModel
 
     seen = previous.revision
-    providers = list(Provider.objects.filter(catalog_revision__gt=seen).values_list("pk", flat=True))
+    # One statement, so the changed models and the changed providers come from one consistent
+    # view: read apart, a provider edit and a later model edit committing in between would move
+    # the revision past the provider's other models, never to be reloaded.
     rows = list(
-        AIModel.objects.filter(Q(catalog_revision__gt=seen) | Q(provider__in=providers)).select_related(
-            "provider"
-        )
+        AIModel.objects.filter(
+            Q(catalog_revision__gt=seen) | Q(provider__catalog_revision__gt=seen)
+        ).select_related("provider")
     )
-    counts = AIModel.objects.aggregate(total=Count("pk"), top=Max("catalog_revision"))
+    counts = AIModel.objects.aggregate(
+        total=Count("pk"), top=Max("catalog_revision"), provider_top=Max("provider__catalog_revision")
+    )
     new_rows = sum(1 for row in rows if row.model_id not in previous.by_id)
-    if counts["total"] != previous.row_count + new_rows or (counts["top"] or 0) < seen:
+    top = max(counts["top"] or 0, counts["provider_top"] or 0)
+    if counts["total"] != previous.row_count + new_rows or top < seen:
         return _load_database_index()  # rows written around the audited writes, or a restored database
+    if not rows:
+        return previous  # nothing of the catalog changed: keep the index and what was built on it
     configs, revision = _configs_from_rows(rows)
     return previous.with_changes(configs, revision=max(seen, revision), row_count=counts["total"])
 
@@ -203,8 +210,8 @@ def search_models(
     name, id prefix, name prefix, word prefix (every query word starts a word of the id, name or
     provider, in any order: "sonnet", "qwen coder"), then the query anywhere in the id, name,
     provider or description. A model appears once, at its best level. Within a level:
-    selectable models before the others, then first-party models before resellers' listings
-    (``openai:gpt-5`` before ``azure:gpt-5``), then by id. Only selectable models (active or
+    first-party models before resellers' listings (``openai:gpt-5`` before ``azure:gpt-5``),
+    then selectable models before the others, then by id. Only selectable models (active or
     beta, not past their deprecation date) unless ``include_unselectable``; never internal-only
     ones. An empty query lists models in that order. Served from an index built on the
     snapshot's first search: a few microseconds per query at 5,000 models.

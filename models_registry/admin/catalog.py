@@ -435,7 +435,8 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
         kwargs["create_providers"] = bool(cleaned.get("create_providers"))
         # Which page of changed rows a preview shows (the preview pages are GET requests).
         page = request.GET.get("page", "") if request is not None else ""
-        kwargs["preview_page"] = int(page) if page.isdigit() else 1
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        kwargs["preview_page"] = min(int(page), 10**6) if page.isdecimal() else 1
         return kwargs
 
     def get_confirm_form_initial(self, request: HttpRequest, import_form: Any) -> dict[str, Any]:
@@ -499,7 +500,7 @@ class AIModelAdmin(ImportExportMixin, AuditedAdmin):
         confirm_form = self.get_confirm_form_class(request)(data=request.GET)
         formats = self.get_import_formats()
         format_index = confirm_form.data.get("format", "")
-        if not confirm_form.is_valid() or not format_index.isdigit() or int(format_index) >= len(formats):
+        if not confirm_form.is_valid() or not format_index.isdecimal() or int(format_index) >= len(formats):
             messages.error(request, "This preview link is incomplete; upload the file again.")
             return HttpResponseRedirect(self._import_url())
         input_format = formats[int(format_index)](encoding=self.from_encoding)

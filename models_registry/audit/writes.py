@@ -278,11 +278,17 @@ def serialize(name: str) -> None:
 
 
 def lock(model: type[A], pk: Any) -> A:
-    """The row as stored, locked until the transaction ends. Raises ``model.DoesNotExist``."""
+    """The row as stored, locked until the transaction ends. Raises ``model.DoesNotExist``.
+
+    ``FOR NO KEY UPDATE`` (PostgreSQL): an audited row's key never changes, and a plain
+    ``FOR UPDATE`` would also block the foreign-key checks of writes to rows that reference it
+    (a model write re-checks its provider when it is stamped, after taking the version row:
+    with a provider edit waiting on that row, a deadlock).
+    """
     scope = _scope.get()
     if scope is not None and (model, pk) in scope.locked:
         return scope.locked[(model, pk)]
-    return model._default_manager.select_for_update().get(pk=pk)
+    return model._default_manager.select_for_update(no_key=True).get(pk=pk)
 
 
 def lock_in_order(model: type[A], pks: Iterable[Any]) -> dict[Any, A]:
@@ -292,7 +298,9 @@ def lock_in_order(model: type[A], pks: Iterable[Any]) -> dict[Any, A]:
     """
     rows = {
         row.pk: row
-        for row in model._default_manager.select_for_update().filter(pk__in=list(pks)).order_by("pk")
+        for row in model._default_manager.select_for_update(no_key=True)
+        .filter(pk__in=list(pks))
+        .order_by("pk")
     }
     scope = _scope.get()
     if scope is not None:

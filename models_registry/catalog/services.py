@@ -405,7 +405,7 @@ def _import_in_transaction(
     if not dry_run:
         # Nobody may change these rows between our plan and our write; locked in
         # key order like every bulk write, so a concurrent deprecate cannot deadlock with us.
-        existing_rows = existing_rows.select_for_update(of=("self",)).order_by("pk")
+        existing_rows = existing_rows.select_for_update(of=("self",), no_key=True).order_by("pk")
     existing = {row.model_id: row for row in existing_rows}
     befores = {model_id: writes.snapshot(row) for model_id, row in existing.items()}
     providers = {provider.slug: provider for provider in Provider.objects.all()}

@@ -120,7 +120,7 @@ class CatalogIndex:
         Ranked by level: exact id (with or without its provider prefix), exact name, id
         prefix, name prefix, word prefix (every query word starts a word of the id, name or
         provider), then anywhere in id, name, provider or description; separators and case do
-        not count. Within a level: selectable first, then first-party before resellers, then by
+        not count. Within a level: first-party before resellers, then selectable first, then by
         id. :mod:`.search_index` has the details.
         """
         return self._search_index().search(

@@ -158,35 +158,80 @@ _DECODER = json.JSONDecoder()
 
 
 def _count_entries(text: str) -> int | None:
-    """How many entries the top-level JSON list of ``text`` has, reading them one at a time.
+    """How many model entries ``text`` holds (its top-level list, or the ``models`` list of a
+    catalog-shaped object), reading them one at a time.
 
     Each entry is dropped as soon as it is read, so a file far above the limit is
-    refused without holding its rows. ``None`` when ``text`` is not a well-formed
-    JSON list (``json.loads`` then says why).
+    refused without holding its rows. ``None`` when ``text`` is not well-formed
+    (``json.loads`` then says why).
     """
     position = _WHITESPACE.match(text).end()
-    if not text.startswith("[", position):
-        return None
-    position = _WHITESPACE.match(text, position + 1).end()
-    count = 0
-    if text.startswith("]", position):
-        position += 1
+    if text.startswith("[", position):
+        counted = _count_array(text, position)
+    elif text.startswith("{", position):
+        counted = _count_models_of_object(text, position)
     else:
-        while True:
+        return None
+    if counted is None:
+        return None
+    count, position = counted
+    return count if _WHITESPACE.match(text, position).end() == len(text) else None
+
+
+def _count_models_of_object(text: str, position: int) -> tuple[int, int] | None:
+    """(entries of the object's ``models`` list, the position after the object); other members
+    (the providers: a few dozen) are decoded and dropped."""
+    position = _WHITESPACE.match(text, position + 1).end()
+    count = None
+    if text.startswith("}", position):
+        return None
+    while True:
+        try:
+            key, position = _DECODER.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return None
+        position = _WHITESPACE.match(text, position).end()
+        if not isinstance(key, str) or not text.startswith(":", position):
+            return None
+        position = _WHITESPACE.match(text, position + 1).end()
+        if key == "models" and text.startswith("[", position):
+            counted = _count_array(text, position)
+            if counted is None:
+                return None
+            count, position = counted
+        else:
             try:
                 _, position = _DECODER.raw_decode(text, position)
             except json.JSONDecodeError:
                 return None
-            count += 1
-            position = _WHITESPACE.match(text, position).end()
-            if text.startswith(",", position):
-                position = _WHITESPACE.match(text, position + 1).end()
-            elif text.startswith("]", position):
-                position += 1
-                break
-            else:
-                return None
-    return count if _WHITESPACE.match(text, position).end() == len(text) else None
+        position = _WHITESPACE.match(text, position).end()
+        if text.startswith(",", position):
+            position = _WHITESPACE.match(text, position + 1).end()
+        elif text.startswith("}", position):
+            return (count, position + 1) if count is not None else None
+        else:
+            return None
+
+
+def _count_array(text: str, position: int) -> tuple[int, int] | None:
+    """(entries of the JSON list starting at ``position``, the position after it)."""
+    position = _WHITESPACE.match(text, position + 1).end()
+    count = 0
+    if text.startswith("]", position):
+        return 0, position + 1
+    while True:
+        try:
+            _, position = _DECODER.raw_decode(text, position)
+        except json.JSONDecodeError:
+            return None
+        count += 1
+        position = _WHITESPACE.match(text, position).end()
+        if text.startswith(",", position):
+            position = _WHITESPACE.match(text, position + 1).end()
+        elif text.startswith("]", position):
+            return count, position + 1
+        else:
+            return None
 
 
 def parse_import_text(text: str, *, max_rows: int | None = None) -> list[Any]:

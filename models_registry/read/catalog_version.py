@@ -130,13 +130,15 @@ def bump_shared_version(areas: Iterable[str] = (CATALOG,)) -> None:
 def mark_local_snapshots_stale(areas: Iterable[str] | None = None) -> None:
     """Make this process's snapshots of ``areas`` (default: all) reload on their next read."""
     global local_generation
-    local_generation = next(_local_generation)
+    generation = next(_local_generation)
+    # The areas first, the generation last: a reader of another thread that sees the new generation
+    # must also see which areas moved, or it would note the generation and keep the old value.
     if areas is None:
-        area_generations.clear()  # snapshots treat an unknown area as moved
-        area_generations["*"] = local_generation
+        area_generations["*"] = generation  # every area counts as moved from this generation on
     else:
         for area in areas:
-            area_generations[area] = local_generation
+            area_generations[area] = generation
+    local_generation = generation
 
 
 def area_generation(area: str) -> int:

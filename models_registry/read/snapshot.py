@@ -115,11 +115,15 @@ class VersionedSnapshot(Generic[T]):
         name: str,
         area: str = catalog_version.CATALOG,
         refresh: Callable[[T], T] | None = None,
+        background: bool = True,
     ) -> None:
         self.loader = loader
         self.refresh = refresh  # previous value -> new value, reading only what changed
         self.name = name
         self.area = area
+        # False: polls and loads run in the reader's thread, for a slow loader (a report) that must
+        # not hold up the process's one poll thread, which the read path's snapshots share.
+        self.background = background
         self._area_generation = -1  # the area's local generation the value was loaded at
         self._reload_whole = False  # set by invalidate(): the next load ignores the previous value
         self._value: T | None = None
@@ -174,7 +178,7 @@ class VersionedSnapshot(Generic[T]):
                 return self._value  # type: ignore[return-value]
             if self._loaded and self._failures and now - self._checked_at < self._wait:
                 return self._value  # type: ignore[return-value]  # backing off: no reader waits on a dead source
-            if _background_polls() and (not self._loaded or not area_moved):
+            if self.background and _background_polls() and (not self._loaded or not area_moved):
                 self._poll_in_background(now, generation, area_generation)
             else:  # a write of this process: here and now (read your own writes)
                 self._poll(now, generation, area_generation)

@@ -34,7 +34,9 @@ def run_parity_check() -> ParityReport:
 # The rollout page shows the report of the catalog as last written: checking 5,000 rows takes
 # about a second, and the answer changes only when the catalog does. Decisions (an advance,
 # registry_check) run the check afresh.
-_page_report: VersionedSnapshot[ParityReport] = VersionedSnapshot(run_parity_check, name="parity-report")
+_page_report: VersionedSnapshot[ParityReport] = VersionedSnapshot(
+    run_parity_check, name="parity-report", background=False
+)
 
 
 def parity_report_for_page() -> ParityReport:

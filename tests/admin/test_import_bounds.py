@@ -81,6 +81,26 @@ def test_rows_above_the_limit_are_counted_not_kept():
     assert parse_import_text(text, max_rows=2_000) == json.loads(text)
 
 
+def test_a_catalog_shaped_file_above_the_limit_is_counted_before_it_is_parsed(monkeypatch):
+    document = {
+        "providers": [{"slug": "x", "name": "X", "first_party": True}],
+        "models": [{"id": f"x:{n}", "provider": "x", "description": "d" * 50} for n in range(2_000)],
+        "_about": "any other member is skipped",
+    }
+    text = json.dumps(document)
+
+    def refuse_to_parse(*args, **kwargs):
+        raise AssertionError("the whole file was parsed before the count")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(json, "loads", refuse_to_parse)
+        with pytest.raises(TooManyRows) as refused:
+            parse_import_text(text, max_rows=10)
+    assert refused.value.count == 2_000
+    entries = parse_import_text(text, max_rows=2_000)
+    assert len(entries) == 2_000 and entries[0]["provider_first_party"] is True
+
+
 def test_a_malformed_file_above_the_limit_is_explained_as_malformed():
     with pytest.raises(ValueError, match="not valid JSON: Expecting ',' delimiter"):
         parse_import_text("[1, 2, 3, 4 5]", max_rows=2)

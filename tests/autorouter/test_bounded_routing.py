@@ -252,6 +252,44 @@ def test_a_deprecation_date_counts_from_its_utc_day(defaults):
     ) == {"status": 1}
 
 
+def test_a_scheduled_price_moves_the_model_to_its_tier_when_it_takes_effect(defaults):
+    """No write happens when a scheduled price takes effect: the index and the features must see it."""
+    from models_registry.domain.values import Pricing, ScheduledPrice
+
+    now = datetime.now(UTC)
+    premium = make_model("x:dropping", "50")
+    cheap_from = now + timedelta(hours=1)
+    dropping = replace(
+        premium,
+        price_schedule=(ScheduledPrice(cheap_from, Pricing(input=Decimal("0.01"), output=Decimal("0.01"))),),
+    )
+    catalog = (dropping, make_model("x:other", "0.5"))
+    profiles = {model.id: make_profile() for model in catalog}
+    before = routing_index_for(catalog, profiles, defaults, day=TODAY, now=now)
+    assert before.routable["x:dropping"].tier == "premium" and before.prices_until == cheap_from
+    assert (
+        routing_index_for(catalog, profiles, defaults, day=TODAY, now=now + timedelta(minutes=59)) is before
+    )
+    after = routing_index_for(catalog, profiles, defaults, day=TODAY, now=cheap_from + timedelta(seconds=1))
+    assert after is not before
+
+
+def test_the_routers_features_follow_a_scheduled_price_of_the_same_model_object(defaults):
+    import time
+
+    from autorouter.scoring import features_for
+    from models_registry.domain.values import Pricing, ScheduledPrice
+
+    soon = datetime.now(UTC) + timedelta(seconds=0.5)
+    dropping = replace(
+        make_model("x:dropping", "50"),
+        price_schedule=(ScheduledPrice(soon, Pricing(input=Decimal("0.01"), output=Decimal("0.01"))),),
+    )
+    assert features_for(dropping, defaults).tier == "premium"
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 0.05)
+    assert features_for(dropping, defaults).tier == "cheap"  # same object, no write: the price took effect
+
+
 def test_the_bounded_decision_lists_only_the_named_exclusions(defaults):
     catalog = (
         make_model("x:failed"),

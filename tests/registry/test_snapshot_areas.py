@@ -95,9 +95,9 @@ def test_a_one_model_write_reloads_that_row_only(seeded, database_reads, committ
     unchanged = [model_id for model_id in before.by_id if model_id != "openai:gpt-5"]
     assert all(after.by_id[model_id] is before.by_id[model_id] for model_id in unchanged)
     assert [model.id for model in after.models] == [model.id for model in before.models]
-    # The version (a Redis read when Redis carries it), the changed providers, the changed rows, the
-    # row count: whatever the catalog's size.
-    assert len(queries) == 4 - catalog_version.uses_redis()
+    # The version (a Redis read when Redis carries it), the changed rows (models and providers in
+    # one statement), the row count: whatever the catalog's size.
+    assert len(queries) == 3 - catalog_version.uses_redis()
     changed_rows_sql = queries.captured_queries[-2]["sql"]
     assert "catalog_revision" in changed_rows_sql
 
@@ -105,9 +105,7 @@ def test_a_one_model_write_reloads_that_row_only(seeded, database_reads, committ
 def test_a_provider_edit_reloads_its_models(seeded, database_reads, committed, editor):
     before = registry.database_snapshot.get()
     provider = Provider.objects.get(slug="openai")
-    committed(
-        update_provider, provider, user=editor, reason="rebrand", changes={"name": "OpenAI, Inc."}
-    )
+    committed(update_provider, provider, user=editor, reason="rebrand", changes={"name": "OpenAI, Inc."})
     after = registry.database_snapshot.get()
     assert {m.provider_name for m in after.models if m.provider == "openai"} == {"OpenAI, Inc."}
     others = [m.id for m in before.models if m.provider != "openai"]
@@ -130,7 +128,7 @@ def test_rows_written_around_the_audited_writes_fall_back_to_a_whole_load(
     assert calls["incremental"] == 1
     # The unstamped row is found all the same: the count did not add up, so the refresh loaded whole.
     assert "openai:gpt-5-bulk" in after.by_id and len(after.models) == len(before.models) + 1
-    assert len(queries) == 5 - catalog_version.uses_redis()
+    assert len(queries) == 4 - catalog_version.uses_redis()
 
 
 def test_static_catalog_providers_are_first_party_and_import_created_ones_are_not(seeded, database_reads):
@@ -138,3 +136,32 @@ def test_static_catalog_providers_are_first_party_and_import_created_ones_are_no
     assert index.by_id["anthropic:claude-sonnet-4.5"].provider_first_party
     assert all(Provider.objects.values_list("first_party", flat=True))
     assert not Provider(slug="aihubmix", name="AIHubMix").first_party  # the default for new ones
+
+
+def test_a_refresh_that_finds_nothing_keeps_the_index(seeded, database_reads):
+    """With Redis the version moves twice per write (the news, then the database check): the second
+    refresh finds nothing and must keep the index, and the search and routing indexes built on it."""
+    index = registry.database_snapshot.get()
+    assert registry._refresh_database_index(index) is index
+
+
+def test_a_provider_edit_then_reads_stay_incremental(seeded, database_reads, committed, editor, monkeypatch):
+    """A provider's revision counts as the catalog's: the next refresh is not taken for a restore."""
+    registry.database_snapshot.get()
+    provider = Provider.objects.get(slug="openai")
+    committed(update_provider, provider, user=editor, reason="rebrand", changes={"name": "OpenAI, Inc."})
+    registry.database_snapshot.get()
+    loads = {"whole": 0}
+    original = registry._load_database_index
+
+    def whole():
+        loads["whole"] += 1
+        return original()
+
+    monkeypatch.setattr(registry, "_load_database_index", whole)
+    provider.refresh_from_db()
+    committed(update_provider, provider, user=editor, reason="again", changes={"name": "OpenAI"})
+    assert {m.provider_name for m in registry.database_snapshot.get().models if m.provider == "openai"} == {
+        "OpenAI"
+    }
+    assert loads["whole"] == 0
