@@ -25,9 +25,10 @@ from django.urls import path, reverse, reverse_lazy
 
 from models_registry import registry
 from models_registry.admin.audited import AuditedAdmin
+from models_registry.admin.usage import LandingFigure, register_landing_figures
 from models_registry.audit import writes
 from models_registry.domain.types import SELECTABLE_STATUSES, format_money
-from models_registry.models import AIModel
+from models_registry.models import AIModel, UsageRecord
 
 from . import services
 from .decision import (
@@ -566,6 +567,19 @@ def _models_without_profile(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _missing_profiles_figure(request: HttpRequest) -> list[LandingFigure]:
+    """The admin landing page's count of selectable models the router cannot pick (one query)."""
+    count = AIModel.objects.filter(
+        router_profile__isnull=True, is_internal_only=False, status__in=sorted(SELECTABLE_STATUSES)
+    ).count()
+    url = reverse("admin:autorouter_modelprofile_changelist")
+    return [LandingFigure("Models without a router profile", f"{count:,}", url, "models-without-profile")]
+
+
+# Registered with the registry's landing page (the registry never imports the router).
+register_landing_figures(_missing_profiles_figure, permission="autorouter.view_modelprofile", order=40)
+
+
 @admin.register(DecisionLog)
 class DecisionLogAdmin(admin.ModelAdmin):
     """Sampled decisions (AUTOROUTER_DECISION_LOG_RATE): read-only, no message text."""
@@ -586,6 +600,9 @@ class DecisionLogAdmin(admin.ModelAdmin):
     list_filter = ("tier", "sticky", "fallback", "primary_category", "complexity", "high_stakes", "source")
     search_fields = ("model_id", "message_sha256")
     date_hierarchy = "created_at"
+    # A decision's page renders like the try page's result (the shared _decision.html), then the
+    # usage records of the calls it led to; the stored JSON stays behind a <details>.
+    change_form_template = "admin/autorouter/decisionlog/change_form.html"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -595,3 +612,107 @@ class DecisionLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.is_superuser
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(_logged_decision_context(obj))
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+LOGGED_USAGE_SHOWN = 50  # usage records listed on a decision's page (one per attempt, normally)
+
+
+def _logged_decision_context(log: DecisionLog) -> dict[str, Any]:
+    """The try page's decision context, from a logged decision's stored ``to_dict()``.
+
+    Tolerant of entries logged by older versions (missing keys get their neutral value).
+    """
+    data = log.decision if isinstance(log.decision, dict) else {}
+    candidates = data.get("candidates") or []
+    excluded = data.get("excluded") or []
+    eligible = data.get("eligible_count", len(candidates))
+    counts = data.get("excluded_counts") or Counter(item.get("reason", "") for item in excluded)
+    listed = excluded[:EXCLUSIONS_SHOWN]
+    excluded_total = sum(counts.values())
+    decision = {
+        **data,
+        "model_id": data.get("model_id", log.model_id),
+        "is_fallback": data.get("fallback_reason") is not None,
+        "classification": data.get("classification") or {},
+    }
+    return {
+        "decision": decision,
+        "logged": True,
+        "note": "",
+        "term_columns": TERM_COLUMNS,
+        "candidate_rows": _logged_candidate_rows(data, eligible),
+        "eligible_count": eligible,
+        "exclusion_counts": [
+            {"reason": reason, "label": EXCLUSION_REASONS.get(reason, reason), "count": count}
+            for reason, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ],
+        "excluded_total": excluded_total,
+        "exclusions": listed,
+        "exclusions_complete": len(listed) == excluded_total,
+        "exclusions_not_listed": max(len(excluded) - len(listed), 0),
+        "decision_json": json.dumps(data, indent=2),
+        **_linked_usage(log),
+    }
+
+
+def _logged_candidate_rows(data: dict[str, Any], eligible: int) -> list[dict[str, Any]]:
+    """Like ``_candidate_rows``, from the stored candidates (dicts, their terms as dicts)."""
+    candidates = data.get("candidates") or []
+    complete = eligible == len(candidates)
+    chosen = data.get("model_id")
+    wanted = {chosen, (data.get("inputs") or {}).get("previous_model_id")}
+    rows = []
+    for position, candidate in enumerate(candidates):
+        if position >= CANDIDATES_SHOWN and candidate.get("model_id") not in wanted:
+            continue
+        terms = {term.get("name"): term for term in candidate.get("terms") or []}
+        rows.append(
+            {
+                "rank": position + 1 if complete or position < CANDIDATES_SHOWN else None,
+                "model_id": candidate.get("model_id"),
+                "tier": candidate.get("tier"),
+                "average_price": candidate.get("average_price"),
+                "score": candidate.get("score"),
+                "chosen": candidate.get("model_id") == chosen,
+                "in_tier": candidate.get("tier") == data.get("tier"),
+                "terms": [
+                    {"points": terms[name].get("points"), "detail": terms[name].get("detail")}
+                    if name in terms
+                    else None
+                    for name in TERM_COLUMNS
+                ],
+            }
+        )
+    return rows
+
+
+def _linked_usage(log: DecisionLog) -> dict[str, Any]:
+    """The usage records of the calls this decision led to (``UsageRecord.decision_id``)."""
+    records = list(
+        UsageRecord.objects.filter(decision_id=log.pk).order_by("at", "id")[: LOGGED_USAGE_SHOWN + 1]
+    )
+    shown = records[:LOGGED_USAGE_SHOWN]
+    return {
+        "usage_rows": [
+            {
+                "at": record.at,
+                "request_id": record.request_id,
+                "model_id": record.model_id,
+                "other_model": record.model_id != log.model_id,  # a retry or the caller's own pick
+                "catalog_source": record.catalog_source,
+                "status": record.status,
+                "error_type": record.error_type,
+                "input_tokens": record.input_tokens,
+                "output_tokens": record.output_tokens,
+                "cost": format_money(record.cost),
+                "latency_ms": record.latency_ms,
+            }
+            for record in shown
+        ],
+        "usage_more": len(records) > LOGGED_USAGE_SHOWN,
+    }

@@ -137,6 +137,9 @@ class Decision:
     message_length: int
     message_sha256: str
     inputs: dict[str, Any]
+    # The DecisionLog row's id when this decision was logged (sampled), for the chat app to pass
+    # to ``registry.record_usage(decision=...)``; not part of ``to_dict()`` (logged before it exists).
+    log_id: int | None = None
 
     @property
     def is_fallback(self) -> bool:

@@ -10,6 +10,7 @@ catalog's size.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Collection, Iterator
@@ -162,7 +163,7 @@ def route_with_state(
         index = routing_index_for(catalog.models, state.profiles, state.settings, day=today)
         decision = decide_bounded(message, index=index, **arguments)
     if log:
-        _maybe_log(decision)
+        decision = _maybe_log(decision)
     return decision
 
 
@@ -257,13 +258,16 @@ def attempts(message: str, **route_kwargs: Any) -> Iterator[Decision]:
         failed.append(decision.model_id)
 
 
-def _maybe_log(decision: Decision) -> None:
+def _maybe_log(decision: Decision) -> Decision:
+    """Log a sampled share of decisions; a logged one comes back with its ``log_id``."""
     rate = float(getattr(django_settings, "AUTOROUTER_DECISION_LOG_RATE", 0) or 0)
     if rate <= 0 or (rate < 1 and random.random() >= rate):
-        return
+        return decision
     from .services import log_decision
 
     try:
-        log_decision(decision)
+        entry = log_decision(decision)
     except DatabaseError:
         logger.warning("autorouter: could not store a decision log entry", exc_info=True)
+        return decision
+    return dataclasses.replace(decision, log_id=entry.pk)

@@ -222,4 +222,38 @@ AUTOROUTER_LLM_TIMEOUT_SECONDS = float(os.environ.get("AUTOROUTER_LLM_TIMEOUT_SE
 AUTOROUTER_MAX_CLASSIFIED_CHARS = int(os.environ.get("AUTOROUTER_MAX_CLASSIFIED_CHARS", "20000"))
 # Reads a rollout stage must serve before `rollout advance` may judge its fallback rate.
 ROLLOUT_MIN_READS = int(os.environ.get("ROLLOUT_MIN_READS", "1000"))
+# The real-traffic gate of `rollout advance` (use_db_models, from the first stage on), on the
+# usage records since the stage began, database catalog vs static catalog:
+# requests each side must have before anything is judged (fewer: "not enough traffic to judge"),
+ROLLOUT_MIN_TRAFFIC_REQUESTS = int(os.environ.get("ROLLOUT_MIN_TRAFFIC_REQUESTS", "200"))
+# how far (absolute) the database side's error rate may exceed the static side's (0.02: 2 points),
+ROLLOUT_MAX_ERROR_RATE_DELTA = os.environ.get("ROLLOUT_MAX_ERROR_RATE_DELTA", "0.02")
+# and how many times the static side's cost per 1,000 tokens it may cost (1.10: at most 10% more;
+# cheaper is never refused: a price drop is expected). Decimal strings, compared exactly.
+ROLLOUT_MAX_COST_PER_TOKEN_RATIO = os.environ.get("ROLLOUT_MAX_COST_PER_TOKEN_RATIO", "1.10")
 AUTOROUTER_DECISION_LOG_RATE = float(os.environ.get("AUTOROUTER_DECISION_LOG_RATE", "0"))
+
+# --- Usage analytics (models_registry.usage) ---
+# How registry.record_usage writes: "" (default) inserts each record directly, one statement in
+# the caller's process; "redis" appends it to a Redis stream (REDIS_URL) in well under a
+# millisecond, and `manage.py ingest_usage` writes the stream to the database in batches.
+USAGE_BUFFER = os.environ.get("USAGE_BUFFER", "").strip().lower()
+# The stream the "redis" path appends to and the ingester reads (one per deployment).
+USAGE_STREAM_KEY = os.environ.get("USAGE_STREAM_KEY", "models_registry:usage")
+# Approximate cap of the stream: entries beyond it are trimmed even if not ingested yet, so it
+# bounds Redis memory while the ingester is down (~1 KB per entry: 2,000,000 is ~2 GB, hours of
+# traffic). Keep it well above what arrives during the longest ingester outage you plan for.
+USAGE_STREAM_MAXLEN = int(os.environ.get("USAGE_STREAM_MAXLEN", "2000000"))
+# Store subjects as a SHA-256 of their key (with the salt) instead of the key itself.
+USAGE_HASH_SUBJECTS = env_bool("USAGE_HASH_SUBJECTS", False)
+USAGE_SUBJECT_SALT = os.environ.get("USAGE_SUBJECT_SALT", "")
+# Records the ingester reads and writes per transaction, at most (a read takes what is there: a
+# large batch adds no delay). Larger batches share each rollup row among more records: 5,000
+# ingested ~30% faster than 1,000 in bench/usage_bench.py.
+USAGE_INGEST_BATCH = int(os.environ.get("USAGE_INGEST_BATCH", "5000"))
+# Retention (`manage.py prune_usage`, run daily from cron): raw usage records older than this many
+# days are deleted; their aggregates stay in the rollups, which the dashboard reads.
+USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "90"))
+# Hourly rollups and daily per-subject totals older than this are deleted too (0: kept forever);
+# the daily rollups per model and dimensions, small, are always kept.
+USAGE_ROLLUP_RETENTION_DAYS = int(os.environ.get("USAGE_ROLLUP_RETENTION_DAYS", "400"))

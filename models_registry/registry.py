@@ -10,6 +10,8 @@
     registry.calculate_cost("openai:gpt-5", input_tokens=1200, output_tokens=300)
     registry.cost_for_usage("anthropic:claude-sonnet-4.5", response["usage"], usage_format="anthropic")
     registry.source_for(user)  # "database" or "static"
+    registry.record_usage("openai:gpt-5", response["usage"], usage_format="openai-chat",
+                          request_id=response["id"], subject=user)
 
 Reads come from immutable in-memory snapshots (:mod:`.snapshot`): no query
 per read. Which catalog a subject reads, the static one or the database, is
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from models_registry.domain.catalog_index import SELECTABLE, CatalogIndex
 from models_registry.domain.pricing import CostBreakdown, CostLine, TokenUsage, breakdown, cost_usd
@@ -35,7 +37,11 @@ from models_registry.domain.types import ModelConfig
 from models_registry.domain.usage import USAGE_FORMATS, read_usage
 from models_registry.read import monitoring
 from models_registry.read.snapshot import SnapshotUnavailable, VersionedSnapshot
+from models_registry.rollout.buckets import subject_key
 from models_registry.rollout.flags import DB_MODELS_FLAG, SOURCE_DATABASE, SOURCE_STATIC, flag_is_active
+
+if TYPE_CHECKING:
+    from models_registry.usage.models import UsageRecord
 
 __all__ = [
     "USAGE_FORMATS",
@@ -50,6 +56,7 @@ __all__ = [
     "cost_for_usage",
     "get_model",
     "list_models",
+    "record_usage",
     "search_models",
     "source_for",
 ]
@@ -295,4 +302,87 @@ def cost_for_usage(
         service_tier=service_tier,
         price_effective_from=effective_from,
         at=at,
+    )
+
+
+def _usage_lookup(model_id: str, subject: Any) -> tuple[ModelConfig | None, Source, str | None]:
+    """The model as ``subject``'s catalog has it, which catalog that is, and the subject's key.
+
+    Reads the snapshots directly rather than through ``get_model``: recording a call is not a
+    read of the catalog, so it must not move the read counters the rollout gate judges.
+    """
+    source = source_for(subject)
+    if source == SOURCE_DATABASE:
+        try:
+            index = database_snapshot.get()
+        except SnapshotUnavailable:  # never loaded and the database is down: the static prices
+            index = static_index()
+    else:
+        index = static_index()
+    return index.by_id.get(model_id), source, subject_key(subject)
+
+
+def record_usage(
+    model_id: str,
+    usage: Mapping[str, Any],
+    *,
+    usage_format: str,
+    request_id: str,
+    subject: Any = None,
+    conversation_id: str | None = None,
+    decision: Any = None,
+    latency_ms: float | None = None,
+    status: str = "ok",
+    error_type: str | None = None,
+    service_tier: str | None = None,
+    at: datetime | None = None,
+) -> UsageRecord | None:
+    """Record one model call of the chat app: its tokens, its cost at the prices in force, how it was routed.
+
+    ::
+
+        record = registry.record_usage(
+            "anthropic:claude-sonnet-4.5",
+            response["usage"],                 # the provider's usage object, as a dict
+            usage_format="anthropic",          # or openai-chat, openai-responses, gemini, generic
+            request_id=response["id"],         # a retried record is stored once
+            subject=request.user,              # stored as its key (hashed with USAGE_HASH_SUBJECTS)
+            conversation_id=conversation.id,
+            decision=decision,                 # the auto-router's Decision, a stored one, or its id
+            latency_ms=elapsed_ms,
+            status="ok",                       # or "error", with error_type="rate_limit"
+        )
+        record.cost                            # Decimal("0.0213"), exact USD
+
+    The model is looked up in the catalog ``subject`` reads (``source_for``) and priced at the
+    prices in force at ``at`` (an aware datetime, default now): the cost, its breakdown and the
+    prices' effective date are stored, so a later price change never reprices the record. No
+    message text is stored. ``request_id`` makes it idempotent: a second call with the same id
+    stores nothing and returns the row stored first.
+
+    Written directly (one INSERT with the rollups' update, in the caller's transaction if there
+    is one) or, with ``USAGE_BUFFER=redis``, appended to a Redis stream that
+    ``manage.py ingest_usage`` writes in batches; then the unsaved record is returned.
+
+    Raises ``ValueError`` for bad input (a bad usage object or format, an empty
+    ``request_id``, a bad ``status``, a negative latency, a naive ``at``, an unknown model). A
+    storage failure never raises: it is logged and counted (``usage_record_failures`` in
+    :mod:`.monitoring`), and ``None`` is returned.
+    """
+    from models_registry.usage import services  # its tables: loaded once the apps are
+
+    return services.record_usage(
+        model_id,
+        usage,
+        usage_format=usage_format,
+        request_id=request_id,
+        subject=subject,
+        conversation_id=conversation_id,
+        decision=decision,
+        latency_ms=latency_ms,
+        status=status,
+        error_type=error_type,
+        service_tier=service_tier,
+        at=at,
+        lookup=_usage_lookup,
     )

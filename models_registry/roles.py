@@ -39,8 +39,14 @@ SYNC_EDITOR_PERMISSIONS = [
     (_APP, "add_sourcemapping"),
     (_APP, "change_sourcemapping"),
 ]
+# The usage dashboard (the usage rollups' list page): editors and viewers alike.
+USAGE_PERMISSIONS = [(_APP, "view_usagerollup")]
 
-_declared: dict[str, set[tuple[str, str]]] = {EDITORS: set(), VIEWERS: set()}
+# Usage is declared here rather than in AppConfig.ready(): both roles hold it from the start.
+_declared: dict[str, set[tuple[str, str]]] = {
+    EDITORS: set(USAGE_PERMISSIONS),
+    VIEWERS: set(USAGE_PERMISSIONS),
+}
 
 
 def declare(group_name: str, permissions: Iterable[tuple[str, str]]) -> None:

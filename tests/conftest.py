@@ -78,6 +78,66 @@ def serve_reads():
     return serve
 
 
+@pytest.fixture
+def serve_usage(db):
+    """``serve_usage(database=n, static=m)``: the chat app records n model calls on the database
+    catalog and m on the static one (what the rollout's traffic gate compares).
+
+    Clean by default: 1% errors and the same price (0.0025 USD per 1,000 tokens) on both sides,
+    at least ``ROLLOUT_MIN_TRAFFIC_REQUESTS`` each. Rows are inserted directly (``bulk_create``),
+    without the recording API, stamped now: after the stage's start.
+    """
+    import uuid
+    from decimal import Decimal
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from models_registry.usage.models import UsageRecord
+
+    def serve(
+        database: int | None = None,
+        static: int | None = None,
+        *,
+        database_error_rate: float = 0.01,
+        static_error_rate: float = 0.01,
+        database_cost_per_1k: str = "0.0025",
+        static_cost_per_1k: str = "0.0025",
+    ) -> None:
+        minimum = settings.ROLLOUT_MIN_TRAFFIC_REQUESTS
+        now = timezone.now()
+        rows = []
+        for source, count, error_rate, cost in (
+            (
+                "database",
+                minimum if database is None else database,
+                database_error_rate,
+                database_cost_per_1k,
+            ),
+            ("static", minimum if static is None else static, static_error_rate, static_cost_per_1k),
+        ):
+            errors = round(count * error_rate)
+            rows += [
+                UsageRecord(
+                    request_id=f"usage-{uuid.uuid4().hex}",
+                    at=now,
+                    model_id="openai:gpt-5",
+                    provider="openai",
+                    catalog_source=source,
+                    input_tokens=600,
+                    output_tokens=400,  # 1,000 tokens a call: its cost is the price per 1,000 tokens
+                    cost=Decimal(cost),
+                    latency_ms=800,
+                    status="error" if n < errors else "ok",
+                    error_type="provider_error" if n < errors else "",
+                )
+                for n in range(count)
+            ]
+        UsageRecord.objects.bulk_create(rows, batch_size=2000)
+
+    return serve
+
+
 @pytest.fixture(autouse=True)
 def fresh_registry_snapshots():
     """Each test starts with snapshots that reload on first read.

@@ -19,6 +19,7 @@ from models_registry.admin.audited import AuditedAdmin, error_lines
 from models_registry.models import RolloutFlag
 from models_registry.read import monitoring
 from models_registry.rollout.flags import (
+    DB_MODELS_FLAG,
     STAGES,
     RolloutRefused,
     advance_flag,
@@ -31,8 +32,10 @@ from models_registry.rollout.flags import (
     set_flag_percent,
     source_setting,
     stage_history,
+    traffic_gate_skipped,
 )
 from models_registry.rollout.parity import parity_report_for_page, run_parity_check
+from models_registry.rollout.traffic import stage_traffic
 
 PARITY_LINES_ON_PAGE = 50  # of each kind (errors, new models, changed models); the rest in the full report
 
@@ -44,7 +47,9 @@ class RolloutChangeForm(forms.Form):
     action = forms.ChoiceField(choices=ACTIONS)
     percent = forms.DecimalField(required=False, min_value=0, max_value=100, decimal_places=1)
     reason = forms.CharField(max_length=500, help_text="Recorded in the flag's history.")
-    force = forms.BooleanField(required=False, help_text="Advance despite failing checks.")
+    force = forms.BooleanField(
+        required=False, help_text="Advance despite failing checks (the history records which failed)."
+    )
 
 
 @admin.register(RolloutFlag)
@@ -120,6 +125,7 @@ class RolloutFlagAdmin(AuditedAdmin):
                  "version": flag_version(name), "history": list(reversed(stage_history(name)))}
             )  # fmt: skip
         parity = parity_report_for_page()
+        traffic = stage_traffic(DB_MODELS_FLAG)  # one grouped query over the stage's usage records
         context = {
             **self.admin_site.each_context(request),
             "title": "Rollout",
@@ -130,6 +136,10 @@ class RolloutFlagAdmin(AuditedAdmin):
             "totals": monitoring.totals(),
             "parity": parity,
             "parity_lines": parity.lines(limit=PARITY_LINES_ON_PAGE),
+            "traffic": traffic,
+            "traffic_sides": traffic.sides(),
+            "traffic_flag": DB_MODELS_FLAG,
+            "traffic_skipped": traffic_gate_skipped(DB_MODELS_FLAG, current_percent(DB_MODELS_FLAG)),
             "form": form,
             "can_change": can_change,
         }

@@ -28,7 +28,17 @@ FALLBACKS = "fallbacks"
 REFRESH_FAILURES = "refresh_failures"  # polls of the catalog that failed or stalled
 # Reads meant for the database (its rollout share), whether it served them or a fallback did.
 READS_FOR_DATABASE = "reads_for_database"
-COUNTER_NAMES = (READS_DATABASE, READS_STATIC, NOT_FOUND, FALLBACKS, REFRESH_FAILURES, READS_FOR_DATABASE)
+# Usage records that could not be stored (database or Redis down): logged, never raised.
+USAGE_RECORD_FAILURES = "usage_record_failures"
+COUNTER_NAMES = (
+    READS_DATABASE,
+    READS_STATIC,
+    NOT_FOUND,
+    FALLBACKS,
+    REFRESH_FAILURES,
+    READS_FOR_DATABASE,
+    USAGE_RECORD_FAILURES,
+)
 
 PERIOD_KEY = "models_registry:monitoring:period"
 
@@ -82,6 +92,7 @@ class Totals:
     fallbacks: int
     refresh_failures: int = 0
     reads_for_database: int = 0
+    usage_record_failures: int = 0
     shared: bool = True  # False: the shared counters were unreachable; this process's counts only
 
     @property

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.signals import setting_changed
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from models_registry.audit import writes
 from models_registry.audit.history import versions_of
@@ -41,6 +41,7 @@ from models_registry.rollout.buckets import (
 )
 from models_registry.rollout.models import RolloutFlag
 from models_registry.rollout.parity import run_parity_check
+from models_registry.rollout.traffic import stage_traffic
 
 DB_MODELS_FLAG = "use_db_models"
 # Flags other apps declare with register_flag() (the router registers its own).
@@ -287,53 +288,39 @@ def advance_flag(
 
     Refused while the parity check reports errors (for ``use_db_models``), while
     fewer than ``ROLLOUT_MIN_READS`` reads were served since the stage began
-    (no traffic is no evidence), or while more than 1% of them were fallbacks,
-    unless ``force``. The write is a compare-and-set on the stage the checks
-    saw, and a stage change starts a new period of reads: however many advances
-    run at once, the flag moves one stage.
+    (no traffic is no evidence), while more than 1% of them were fallbacks, or
+    (``use_db_models`` from the first stage on) while the real traffic of the
+    stage fails the gate of :mod:`models_registry.rollout.traffic`: too few
+    requests on either catalog to judge, or the database side's error rate or
+    cost per token too far above the static side's. At 0% there is no database
+    traffic to compare yet, so the first step is judged on parity and reads only.
+
+    ``force`` advances anyway; the checks still run, and the reason recorded in
+    the flag's history says it was forced and which checks failed. The write is
+    a compare-and-set on the stage the checks saw, and a stage change starts a
+    new period of reads: however many advances run at once, the flag moves one stage.
     """
+    reason = writes.require_reason(reason)
     current = current_percent(flag_name)
     target = next_stage(current)
     if target is None:
         raise RolloutRefused(f"{flag_name} is at 100% already")
-    if not force:
-        problems = []
-        if flag_name == DB_MODELS_FLAG:
-            report = run_parity_check()
-            problems += report.errors
-        totals = monitoring.totals()
-        min_reads = min_reads_per_stage()
-        # At 0% nothing reads the database yet: traffic as such is the evidence. From the first
-        # stage on, the database's own share must have served enough reads.
-        # (The router's flag is judged on the registry's traffic as a whole.)
-        database_share = current > 0 and flag_name == DB_MODELS_FLAG
-        judged = totals.reads_for_database if database_share else totals.reads
-        flag_version_now = (
-            RolloutFlag.objects.filter(name=flag_name).values_list("version", flat=True).first()
+    try:
+        failed = _failing_checks(flag_name, current)
+    except DatabaseError:
+        raise  # the write could not happen either: nothing changes
+    except Exception as exc:
+        if not force:
+            raise
+        # --force is the way out when a check itself is broken (an unreadable static catalog, say).
+        failed = [FailedCheck("checks", (f"could not be run ({exc.__class__.__name__}: {exc})",))]
+    if failed and not force:
+        raise RolloutRefused(
+            f"not advancing {flag_name} from {current}% to {target}%: "
+            + "; ".join(text for check in failed for text in check.problems)
         )
-        if not totals.shared:
-            problems.append("the shared read counters (Redis) are unreachable, so the stage cannot be judged")
-        elif flag_version_now and monitoring.stage_of_period() != (flag_name, flag_version_now):
-            problems.append(
-                "the read counters were not restarted when this stage began (the shared cache missed it); "
-                "they restart at the next flag change"
-            )
-        elif judged < min_reads:
-            which = "database reads" if database_share else "reads"
-            problems.append(
-                f"only {judged} {which} since the stage began; at least {min_reads} are needed "
-                "to judge the fallback rate (shared counters need REDIS_URL)"
-            )
-        if totals.fallback_rate > MAX_FALLBACK_RATE:
-            problems.append(
-                f"fallback rate since the last stage is {totals.fallback_rate:.1%} "
-                f"({totals.fallbacks} of {totals.reads_for_database} reads meant for the database), "
-                f"above {MAX_FALLBACK_RATE:.0%}"
-            )
-        if problems:
-            raise RolloutRefused(
-                f"not advancing {flag_name} from {current}% to {target}%: " + "; ".join(problems)
-            )
+    if failed:  # forced: the history keeps what was overridden next to the operator's reason
+        reason = f"{reason} [FORCED past failing checks: {'; '.join(check.summary() for check in failed)}]"
     set_flag_percent(
         flag_name,
         target,
@@ -343,6 +330,90 @@ def advance_flag(
         expected_version=expected_version,
     )
     return Decimal(target)
+
+
+def traffic_gate_applies(flag_name: str, percent: Decimal) -> bool:
+    """Whether advancing ``flag_name`` from ``percent`` is judged on the stage's real usage.
+
+    Only the catalog's flag splits usage into a database and a static side, and only from the
+    first stage on: at 0% no subject reads the database catalog, so there is nothing to compare.
+    At 100% there is no next stage to judge.
+    """
+    return flag_name == DB_MODELS_FLAG and 0 < percent < 100
+
+
+def traffic_gate_skipped(flag_name: str, percent: Decimal) -> str | None:
+    """Why an advance from ``percent`` is not judged on traffic (``None`` when it is), for display."""
+    if traffic_gate_applies(flag_name, percent):
+        return None
+    if flag_name != DB_MODELS_FLAG:
+        return "only the catalog's flag splits usage into a database and a static side"
+    if percent <= 0:
+        return "at 0% no subject reads the database catalog: there is no database side to compare yet"
+    return "at 100% there is no next stage"
+
+
+@dataclass(frozen=True, slots=True)
+class FailedCheck:
+    """A check of ``advance_flag`` that did not pass, with its problems in words."""
+
+    name: str  # parity, read counters, fallback rate, traffic
+    problems: tuple[str, ...]
+
+    def summary(self, shown: int = 3) -> str:
+        """The check and its first problems (a parity report can list hundreds)."""
+        more = len(self.problems) - shown
+        text = "; ".join(self.problems[:shown]) + (f"; and {more} more" if more > 0 else "")
+        return f"{self.name}: {text}"
+
+
+def _failing_checks(flag_name: str, current: Decimal) -> list[FailedCheck]:
+    """Every check of an advance from ``current`` that fails (empty: all pass)."""
+    failed: list[FailedCheck] = []
+    if flag_name == DB_MODELS_FLAG:
+        report = run_parity_check()
+        if report.errors:
+            failed.append(FailedCheck("parity", tuple(report.errors)))
+    totals = monitoring.totals()
+    min_reads = min_reads_per_stage()
+    # At 0% nothing reads the database yet: traffic as such is the evidence. From the first
+    # stage on, the database's own share must have served enough reads.
+    # (The router's flag is judged on the registry's traffic as a whole.)
+    database_share = current > 0 and flag_name == DB_MODELS_FLAG
+    judged = totals.reads_for_database if database_share else totals.reads
+    flag_version_now = RolloutFlag.objects.filter(name=flag_name).values_list("version", flat=True).first()
+    reads_problem = ""
+    if not totals.shared:
+        reads_problem = "the shared read counters (Redis) are unreachable, so the stage cannot be judged"
+    elif flag_version_now and monitoring.stage_of_period() != (flag_name, flag_version_now):
+        reads_problem = (
+            "the read counters were not restarted when this stage began (the shared cache missed it); "
+            "they restart at the next flag change"
+        )
+    elif judged < min_reads:
+        which = "database reads" if database_share else "reads"
+        reads_problem = (
+            f"only {judged} {which} since the stage began; at least {min_reads} are needed "
+            "to judge the fallback rate (shared counters need REDIS_URL)"
+        )
+    if reads_problem:
+        failed.append(FailedCheck("read counters", (reads_problem,)))
+    if totals.fallback_rate > MAX_FALLBACK_RATE:
+        failed.append(
+            FailedCheck(
+                "fallback rate",
+                (
+                    f"fallback rate since the last stage is {totals.fallback_rate:.1%} "
+                    f"({totals.fallbacks} of {totals.reads_for_database} reads meant for the database), "
+                    f"above {MAX_FALLBACK_RATE:.0%}",
+                ),
+            )
+        )
+    if traffic_gate_applies(flag_name, current):
+        comparison = stage_traffic(flag_name).comparison
+        if not comparison.ok:
+            failed.append(FailedCheck("traffic", comparison.problems))
+    return failed
 
 
 def rollback_flag(flag_name: str, *, user: Any, reason: str):

@@ -61,7 +61,11 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["model_id", "at"], name="usage_model_at_idx")]
+        indexes = [
+            models.Index(fields=["model_id", "at"], name="usage_model_at_idx"),
+            # A routing decision's page lists the calls it led to.
+            models.Index(fields=["decision_id"], name="usage_decision_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} · {self.model_id} · {self.cost} USD"

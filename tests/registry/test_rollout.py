@@ -178,11 +178,14 @@ def test_a_change_needs_a_reason():
 
 
 @pytest.mark.django_db
-def test_rollout_command_walks_the_stages(seeded, capsys, serve_reads, django_capture_on_commit_callbacks):
+def test_rollout_command_walks_the_stages(
+    seeded, capsys, serve_reads, serve_usage, django_capture_on_commit_callbacks
+):
     call_command("rollout", "status")
     assert "use_db_models: 0%" in capsys.readouterr().out
     for expected in ("1", "10", "50", "100"):
         serve_reads()  # each stage serves traffic before the next
+        serve_usage()  # and clean model calls on both catalogs (judged from the first stage on)
         with django_capture_on_commit_callbacks(execute=True):  # committed: a new period of reads
             call_command("rollout", "advance", "--reason", f"to {expected}")
         assert f"use_db_models: {expected}" in capsys.readouterr().out
@@ -219,7 +222,7 @@ def test_advance_force_overrides_failing_checks(seeded):
 
 @pytest.mark.django_db
 def test_advance_refuses_when_fallbacks_exceed_one_percent_of_the_database_share(
-    seeded, serve_reads, django_capture_on_commit_callbacks
+    seeded, serve_reads, serve_usage, django_capture_on_commit_callbacks
 ):
     from models_registry.read import monitoring
 
@@ -232,6 +235,7 @@ def test_advance_refuses_when_fallbacks_exceed_one_percent_of_the_database_share
     with django_capture_on_commit_callbacks(execute=True):
         set_flag_percent(DB_MODELS_FLAG, 2, user=None, reason="a new stage, a new period")
     serve_reads(1000)
+    serve_usage()  # clean model calls on both catalogs: the traffic gate passes
     call_command("rollout", "advance", "--reason", "go")
     assert RolloutFlag.objects.get(name=DB_MODELS_FLAG).percent == 10
 

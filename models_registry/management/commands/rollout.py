@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
@@ -16,7 +18,9 @@ from models_registry.rollout.flags import (
     set_flag_percent,
     source_setting,
     stage_history,
+    traffic_gate_skipped,
 )
+from models_registry.rollout.traffic import stage_traffic
 
 
 class Command(BaseCommand):
@@ -40,7 +44,11 @@ class Command(BaseCommand):
         advance = sub.add_parser("advance", help="move to the next stage, if the checks pass")
         advance.add_argument("flag", nargs="?", default=DB_MODELS_FLAG, help=flag_help)
         advance.add_argument("--reason", required=True)
-        advance.add_argument("--force", action="store_true", help="advance despite failing checks")
+        advance.add_argument(
+            "--force",
+            action="store_true",
+            help="advance despite failing checks (recorded in the history with the checks that failed)",
+        )
 
         rollback = sub.add_parser("rollback", help="set 0% at once")
         rollback.add_argument("flag", nargs="?", default=DB_MODELS_FLAG, help=flag_help)
@@ -80,9 +88,26 @@ class Command(BaseCommand):
             f"not_found={totals.not_found} fallbacks={totals.fallbacks} "
             f"(fallback rate {totals.fallback_rate:.2%})"
         )
+        if flag == DB_MODELS_FLAG:
+            self._print_traffic(flag, percent)
         self.stdout.write("stage history:")
         for stage in stage_history(flag):
             self.stdout.write(
                 f"  v{stage.number} {stage.at:%Y-%m-%d %H:%M:%S}Z by {stage.changed_by}: "
                 f"{stage.percent}% — {stage.reason}"
             )
+
+    def _print_traffic(self, flag: str, percent: Decimal) -> None:
+        """Real usage since the stage began, database catalog vs static, and the gate's verdict."""
+        traffic = stage_traffic(flag)
+        since = f"{traffic.since:%Y-%m-%d %H:%M:%S}Z" if traffic.since else "the first record (never changed)"
+        self.stdout.write(f"traffic since the stage began ({since}):")
+        for side in traffic.sides():
+            self.stdout.write(
+                f"  {side['name']:<8} requests={side['requests']} errors={side['errors']} "
+                f"(error rate {side['error_rate']}) tokens={side['tokens']} cost={side['cost']} USD "
+                f"cost per 1,000 tokens={side['cost_per_1k_tokens']} USD"
+            )
+        skipped = traffic_gate_skipped(flag, percent)
+        verdict = traffic.comparison.verdict if skipped is None else f"not judged ({skipped})"
+        self.stdout.write(f"  verdict: {verdict}")
