@@ -475,41 +475,19 @@ def record_usage(
     model_id: str,
     usage: Any,
     *,
-    usage_format: str,
-    request_id: str,
-    subject: Any = None,
-    conversation_id: str | None = None,
-    decision: Any = None,
-    latency_ms: float | None = None,
-    status: str = "ok",
-    error_type: str | None = None,
-    service_tier: str | None = None,
-    at: datetime | None = None,
     lookup: CatalogLookup,
     using: str = DEFAULT_DB_ALIAS,
+    **call: Any,
 ) -> UsageRecord | None:
-    """Record one model call; see ``registry.record_usage`` for the arguments.
+    """Record one model call; ``call`` holds :func:`build_record`'s keyword arguments (see
+    ``registry.record_usage`` for what they mean).
 
     Returns the stored row (direct path; the first one stored for a repeated ``request_id``),
     the unsaved record appended to the stream (Redis path), or ``None`` if it could not be
     stored. Raises ``ValueError`` for bad input, before anything is written.
     """
     mode = buffer_mode()
-    record = build_record(
-        model_id,
-        usage,
-        usage_format=usage_format,
-        request_id=request_id,
-        subject=subject,
-        conversation_id=conversation_id,
-        decision=decision,
-        latency_ms=latency_ms,
-        status=status,
-        error_type=error_type,
-        service_tier=service_tier,
-        at=at,
-        lookup=lookup,
-    )
+    record = build_record(model_id, usage, lookup=lookup, **call)
     if mode == BUFFER_REDIS:
         return _store_redis(record)
     return _store_direct(record, using)
