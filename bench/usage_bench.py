@@ -148,7 +148,7 @@ def ingest_rate(url: str, count: int, batch: int, *, with_rollups: bool) -> None
         fill_stream(client, key, count)
         with override_settings(REDIS_URL=url, USAGE_STREAM_KEY=key):
             if not with_rollups:
-                rollups.add_to_rollups = lambda records: None
+                rollups.add_to_rollups = lambda records, **options: None
             ingester = Ingester(stream_key=key, consumer="bench", batch=batch, block_ms=0)
             started = time.perf_counter()
             stats = ingester.run(once=True)

@@ -244,7 +244,9 @@ USAGE_STREAM_KEY = os.environ.get("USAGE_STREAM_KEY", "models_registry:usage")
 # bounds Redis memory while the ingester is down (~1 KB per entry: 2,000,000 is ~2 GB, hours of
 # traffic). Keep it well above what arrives during the longest ingester outage you plan for.
 USAGE_STREAM_MAXLEN = int(os.environ.get("USAGE_STREAM_MAXLEN", "2000000"))
-# Store subjects as a SHA-256 of their key (with the salt) instead of the key itself.
+# Store subjects as an HMAC-SHA-256 of their key instead of the key itself, keyed by
+# USAGE_SUBJECT_SALT (default: SECRET_KEY; set the salt so a SECRET_KEY rotation keeps
+# yesterday's and today's subjects the same).
 USAGE_HASH_SUBJECTS = env_bool("USAGE_HASH_SUBJECTS", False)
 USAGE_SUBJECT_SALT = os.environ.get("USAGE_SUBJECT_SALT", "")
 # Records the ingester reads and writes per transaction, at most (a read takes what is there: a

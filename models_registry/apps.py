@@ -9,6 +9,7 @@ class ModelsRegistryConfig(AppConfig):
 
     def ready(self) -> None:
         from models_registry import roles
+        from models_registry.rollout import checks  # noqa: F401  (registers the settings' checks)
 
         roles.declare(roles.VIEWERS, roles.REGISTRY_VIEWER_PERMISSIONS)
         roles.declare(roles.EDITORS, roles.REGISTRY_EDITOR_PERMISSIONS)

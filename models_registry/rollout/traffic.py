@@ -10,6 +10,7 @@ rollout page all read it from here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -58,12 +59,23 @@ class StageTraffic:
         ]
 
 
+def _setting(name: str, default: Any, kind: Callable[[str], Any]) -> Any:
+    value = getattr(settings, name, default)
+    try:
+        number = kind(str(value).strip())
+    except (ValueError, ArithmeticError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if isinstance(number, Decimal) and not number.is_finite():
+        raise ValueError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
 def thresholds() -> TrafficThresholds:
     """The gate's thresholds from the settings (``ValueError`` for values that cannot work)."""
     result = TrafficThresholds(
-        max_error_rate_delta=Decimal(str(getattr(settings, "ROLLOUT_MAX_ERROR_RATE_DELTA", "0.02"))),
-        max_cost_per_token_ratio=Decimal(str(getattr(settings, "ROLLOUT_MAX_COST_PER_TOKEN_RATIO", "1.10"))),
-        min_requests=int(getattr(settings, "ROLLOUT_MIN_TRAFFIC_REQUESTS", 200)),
+        max_error_rate_delta=_setting("ROLLOUT_MAX_ERROR_RATE_DELTA", "0.02", Decimal),
+        max_cost_per_token_ratio=_setting("ROLLOUT_MAX_COST_PER_TOKEN_RATIO", "1.10", Decimal),
+        min_requests=_setting("ROLLOUT_MIN_TRAFFIC_REQUESTS", 200, int),
     )
     if result.min_requests < 1:
         raise ValueError("ROLLOUT_MIN_TRAFFIC_REQUESTS must be at least 1: no traffic is no evidence")

@@ -24,13 +24,13 @@ _MONEY = {"max_digits": 24, "decimal_places": 12}  # exact USD; a token can cost
 class UsageRecord(models.Model):
     """One model call of the chat app, as recorded by ``registry.record_usage``."""
 
-    request_id = models.CharField(max_length=200, unique=True, help_text="The caller's id of the call.")
-    at = models.DateTimeField(db_index=True, help_text="When the call was made (UTC).")
+    request_id = models.CharField(max_length=200, help_text="The caller's id of the call.")
+    at = models.DateTimeField(help_text="When the call was made (UTC).")
     recorded_at = models.DateTimeField(auto_now_add=True)
-    model_id = models.CharField(max_length=150, db_index=True)
+    model_id = models.CharField(max_length=150)
     provider = models.CharField(max_length=50)
     catalog_source = models.CharField(max_length=10, choices=CATALOG_SOURCES)
-    subject_key = models.CharField(max_length=128, blank=True, db_index=True)
+    subject_key = models.CharField(max_length=128, blank=True)
     conversation_id = models.CharField(max_length=200, blank=True)
 
     # The auto-router's decision, when the model was routed (not picked by the user).
@@ -61,10 +61,19 @@ class UsageRecord(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # Every index costs the ingester on each row (ten of them halved its rate), and the
+        # dashboard reads rollups: only what the raw rows are looked up by. A constraint, not
+        # unique=True, so PostgreSQL gets no second (LIKE) index on the request id.
+        constraints = [models.UniqueConstraint(fields=["request_id"], name="usage_one_record_per_request")]
         indexes = [
-            models.Index(fields=["model_id", "at"], name="usage_model_at_idx"),
-            # A routing decision's page lists the calls it led to.
-            models.Index(fields=["decision_id"], name="usage_decision_idx"),
+            # Retention, rollup rebuilds and the rollout's traffic since a stage began.
+            models.Index(fields=["at"], name="usage_at_idx"),
+            # A routing decision's page lists the calls it led to; most calls have no decision.
+            models.Index(
+                fields=["decision_id"],
+                name="usage_decision_idx",
+                condition=models.Q(decision_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

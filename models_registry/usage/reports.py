@@ -18,11 +18,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db import router as db_router
 from django.db.models import IntegerField, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from models_registry.domain.usage_rollups import BUCKETS, merge_histograms, percentile_ms
 from models_registry.usage.models import UsageRollup, UsageSubjectRollup
@@ -44,6 +46,14 @@ _SUMS = (
     "reasoning_tokens",
     "cost",
 )
+
+
+def hourly_rollups_since() -> datetime:
+    """The start of what ``prune_usage`` keeps of the hourly rollups."""
+    days = int(getattr(settings, "USAGE_ROLLUP_RETENTION_DAYS", 400))
+    if days <= 0:
+        return datetime.min.replace(tzinfo=UTC)
+    return timezone.now() - timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,11 @@ class DateRange:
 
     @property
     def period(self) -> str:
-        return "hour" if self.days <= HOURLY_MAX_DAYS else "day"
+        """Hourly buckets for a short range, unless ``prune_usage`` has deleted its hourly rows
+        (``USAGE_ROLLUP_RETENTION_DAYS``): then the daily ones, which are kept."""
+        if self.days <= HOURLY_MAX_DAYS and self.start_at >= hourly_rollups_since():
+            return "hour"
+        return "day"
 
     @property
     def step(self) -> timedelta:

@@ -49,6 +49,7 @@ from models_registry.domain.usage_rollups import (
     LATENCY_BOUNDS_MS,
     SUBJECT_COUNTS,
     TOKEN_KINDS,
+    BatchSums,
     BucketKey,
     SubjectKey,
     day_start,
@@ -63,12 +64,18 @@ _SUBJECT_KEY = SubjectKey._fields
 _DIMENSIONS = BucketKey._fields[2:]  # what a bucket is per, after its period and start
 
 
-def add_to_rollups(records: Iterable[UsageRecord], *, using: str | None = None) -> None:
+def add_to_rollups(
+    records: Iterable[UsageRecord], *, using: str | None = None, sums: BatchSums | None = None
+) -> None:
     """Add newly inserted records (saved or not: their field values count) to the hourly and
     daily rollups and to the daily subject totals, in the caller's transaction (on ``using``;
-    by default the database the records were saved to, else the router's)."""
+    by default the database the records were saved to, else the router's).
+
+    ``sums``: ``sum_batch(records)``, when the caller summed them already (the ingester does it
+    while the previous batch is being written)."""
     batch = list(records)
-    sums = sum_batch(batch)
+    if sums is None:
+        sums = sum_batch(batch)
     if not sums.buckets:
         return
     if using is None:

@@ -51,8 +51,9 @@ def traffic(rng: random.Random, model: tuple, requests: int, routed: bool, categ
 
 
 @pytest.fixture
-def usage_month(db, monkeypatch):
+def usage_month(db, monkeypatch, settings):
     monkeypatch.setattr(usage_admin, "today_utc", lambda: TODAY)
+    settings.USAGE_ROLLUP_RETENTION_DAYS = 0  # TODAY is older than the hourly rows' default retention
     rng = random.Random(13)
     rows, subjects = [], []
     for back in range(30):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -327,3 +328,62 @@ def test_too_little_traffic_is_the_only_problem_reported():
         "not enough traffic to judge (199 database, 5000 static requests since the stage began; "
         "at least 200 each)"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("ROLLOUT_MAX_ERROR_RATE_DELTA", "two percent", "ROLLOUT_MAX_ERROR_RATE_DELTA must be a number"),
+        ("ROLLOUT_MAX_COST_PER_TOKEN_RATIO", "NaN", "must be a finite number"),
+        ("ROLLOUT_MIN_TRAFFIC_REQUESTS", "0", "must be at least 1"),
+        ("USAGE_BUFFER", "kafka", "USAGE_BUFFER must be '' (direct) or 'redis'"),
+    ],
+)
+def test_a_bad_gate_or_buffer_setting_stops_the_system_check_in_words(settings, name, value, message):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    setattr(settings, name, value)
+    with pytest.raises(SystemCheckError, match=re.escape(message)):
+        call_command("check")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("failing_side", [None, "database"])
+def test_the_gate_judges_what_record_usage_stored(
+    seeded, serve_reads, settings, django_capture_on_commit_callbacks, failing_side
+):
+    """End to end: the chat app records its calls with ``registry.record_usage``; each subject's
+    calls land on the side its rollout bucket reads, and the gate compares those sides."""
+    from models_registry import registry
+
+    settings.ROLLOUT_MIN_TRAFFIC_REQUESTS = 20
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(DB_MODELS_FLAG, 50, user=None, reason="half way")
+    serve_reads(1000)
+
+    def serve(subjects: range, *, failing_on: str | None = None) -> dict[str, int]:
+        sides = {"database": 0, "static": 0}
+        for subject in subjects:
+            stored = registry.record_usage(
+                "openai:gpt-5", {"input_tokens": 1_000, "output_tokens": 100}, usage_format="generic",
+                request_id=f"call-{subject}", subject=f"user-{subject}", latency_ms=800,
+            )  # fmt: skip
+            sides[stored.catalog_source] += 1
+            if stored.catalog_source == failing_on:
+                registry.record_usage(
+                    "openai:gpt-5", {"input_tokens": 1_000, "output_tokens": 0}, usage_format="generic",
+                    request_id=f"failed-{subject}", subject=f"user-{subject}", status="error",
+                    error_type="upstream_5xx",
+                )  # fmt: skip
+        return sides
+
+    sides = serve(range(120), failing_on=failing_side)  # a failing side's calls each failed once too
+    assert min(sides.values()) >= 20
+    if failing_side is None:
+        advance()
+        assert current_percent(DB_MODELS_FLAG) == 100
+        return
+    with pytest.raises(CommandError, match=re.escape("error rate is 50.00%")):
+        advance()
+    assert current_percent(DB_MODELS_FLAG) == 50

@@ -48,10 +48,10 @@ def rollup_spy(monkeypatch) -> RollupSpy:
     spy = RollupSpy(calls=[])
     real = rollups.add_to_rollups
 
-    def add_to_rollups(records):
+    def add_to_rollups(records, **options):
         assert all(record.pk is not None for record in records), "only stored rows reach the rollups"
         spy.calls.append([record.request_id for record in records])
-        return real(records)
+        return real(records, **options)
 
     monkeypatch.setattr(rollups, "add_to_rollups", add_to_rollups)
     return spy

@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from models_registry.admin import usage as usage_admin
 from models_registry.domain.usage_rollups import empty_histogram, latency_bucket
@@ -28,9 +29,11 @@ URL = "/admin/models_registry/usagerollup/"
 
 
 @pytest.fixture(autouse=True)
-def fixed_today(monkeypatch):
-    """The page's "today" (UTC) is fixed: no test depends on the clock or on midnight."""
+def fixed_today(monkeypatch, settings):
+    """The page's "today" (UTC) is fixed: no test depends on the clock or on midnight. (It is
+    older than the hourly rollups' retention: none here, except where a test sets one.)"""
     monkeypatch.setattr(usage_admin, "today_utc", lambda: TODAY)
+    settings.USAGE_ROLLUP_RETENTION_DAYS = 0
 
 
 def at(day: date, hour: int = 0) -> datetime:
@@ -448,3 +451,56 @@ def test_the_landing_page_is_constant_query(client, viewer, seeded):
         ProposedChange(run=run, kind="new_model", model_key=f"x:{n}", upstream_key=str(n)) for n in range(200)
     )
     assert queries_of(client, reverse("admin:index")) == before
+
+
+def test_a_short_range_past_the_hourly_retention_reads_the_daily_rollups(settings, client, viewer):
+    """prune_usage deletes hourly rows after USAGE_ROLLUP_RETENTION_DAYS and keeps the daily ones:
+    a one-day range that old must show the day's figures from them, not zeros."""
+    old = timezone.now().date() - timedelta(days=500)
+    settings.USAGE_ROLLUP_RETENTION_DAYS = 400
+    UsageRollup.objects.create(
+        period="day", bucket_start=at(old), model_id="openai:gpt", provider="openai",
+        catalog_source="static", requests=3, cost=Decimal("0.3"),
+    )  # fmt: skip
+    response = get(client, viewer, first_day=old.isoformat(), last_day=old.isoformat())
+    dash: reports.Dashboard = response.context["dashboard"]
+    assert dash.range.period == "day"
+    assert dash.totals.requests == 3
+    recent = timezone.now().date() - timedelta(days=1)
+    assert reports.DateRange(recent, recent + timedelta(days=1)).period == "hour"
+
+
+def test_calls_recorded_through_the_api_are_what_the_page_shows(client, viewer, seeded):
+    """End to end, no rollup made by hand: record_usage → rollups → the page's figures."""
+    from models_registry import registry
+
+    calls = [  # (hour, model, subject, status)
+        (9, "openai:gpt-5", "alice", "ok"),
+        (9, "openai:gpt-5", "alice", "error"),
+        (10, "openai:gpt-5-mini", "bob", "ok"),
+        (23, "anthropic:claude-sonnet-4.5", "alice", "ok"),
+    ]
+    stored = [
+        registry.record_usage(
+            model_id, {"input_tokens": 1_000 * (n + 1), "output_tokens": 100}, usage_format="generic",
+            request_id=f"call-{n}", subject=subject, status=status, at=at(TODAY, hour),
+            error_type="timeout" if status == "error" else None, latency_ms=500 * (n + 1),
+        )
+        for n, (hour, model_id, subject, status) in enumerate(calls)
+    ]  # fmt: skip
+    registry.record_usage(  # a retry of call-0: stored once, counted once
+        "openai:gpt-5", {"input_tokens": 1_000, "output_tokens": 100}, usage_format="generic",
+        request_id="call-0", subject="alice", at=at(TODAY, 9),
+    )  # fmt: skip
+
+    dash: reports.Dashboard = get(client, viewer, preset="today").context["dashboard"]
+
+    assert dash.totals.requests == 4 and dash.totals.errors == 1
+    assert dash.totals.cost == sum((record.cost for record in stored), Decimal(0))
+    by_model = {row.key: row.figures.requests for row in dash.models}
+    assert by_model == {"openai:gpt-5": 2, "openai:gpt-5-mini": 1, "anthropic:claude-sonnet-4.5": 1}
+    [alice, bob] = dash.subjects
+    assert (alice.subject_key, alice.requests, alice.errors) == ("alice", 3, 1)
+    assert alice.cost == stored[0].cost + stored[1].cost + stored[3].cost
+    assert (bob.subject_key, bob.cost) == ("bob", stored[2].cost)
+    assert [point.figures.requests for point in dash.series if point.figures.requests] == [2, 1, 1]

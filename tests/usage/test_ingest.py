@@ -183,6 +183,32 @@ def test_entries_a_killed_ingester_read_but_never_acknowledged_are_ingested_on_r
 
 
 @pytest.mark.django_db
+def test_entries_trimmed_before_any_ingester_read_them_are_logged_and_counted_as_lost(
+    usage_stream, settings, caplog
+):
+    """USAGE_STREAM_MAXLEN bounds Redis's memory; when the ingesters fall behind it, Redis drops
+    the oldest entries without a word. What is lost must be said and counted, not vanish."""
+    settings.USAGE_STREAM_MAXLEN = 50  # trimmed by whole nodes of 100 entries: about 100 kept
+    buffer(300)
+    output = ingest("--batch", "1000")
+    kept = len(stored_ids())
+    assert 50 <= kept < 300
+    assert f"{300 - kept} trimmed" in output
+    assert f"{300 - kept} entries were trimmed" in caplog.text
+
+    ingest("--batch", "10")  # the stream is caught up: nothing more to report
+    buffer(10, start=300)
+    assert "0 trimmed" in ingest("--batch", "1000")
+    # The ingester falls behind again, past what it had read: the gap is counted, once.
+    before = len(stored_ids())
+    buffer(400, start=1_000)
+    output = ingest("--batch", "1000")
+    gained = len(stored_ids()) - before
+    assert 0 < gained < 400 and f"{400 - gained} trimmed" in output
+    assert "0 trimmed" in ingest()
+
+
+@pytest.mark.django_db
 def test_entries_left_pending_by_another_consumer_are_claimed_once_idle(usage_stream):
     ids = buffer(6)
     ingest()  # the group exists; all six are stored
@@ -309,6 +335,9 @@ GOOD_ENTRY = {
         ({"model_id": "m" * 151}, "too long"),
         ({"request_id": ""}, "request_id must be a string of 1 to 200"),
         ({"lines": [["input", 1, "2.5"]]}, "not a usage record"),
+        # Its hour in UTC is before year 1: summing it would crash the ingester on every restart.
+        ({"at": "0001-01-01T01:00:00+05:00"}, "out of range"),
+        ({"model_id": "openai:\u0000"}, "NUL"),
     ],
 )
 def test_a_stray_entry_is_refused_before_it_reaches_the_database(change, message):
