@@ -49,6 +49,7 @@ bench: install
 	$(PY) bench/router_bench.py
 	$(PY) bench/sync_bench.py
 	$(PY) bench/catalog_scale_bench.py
+	$(PY) bench/usage_bench.py
 
 clean:
 	rm -rf $(VENV) db.sqlite3 .pytest_cache .ruff_cache *.egg-info

@@ -13,7 +13,10 @@ Prints, asserts nothing:
 - the ingest rate of ``ingest_usage``'s loop over ``--ingest-records`` streamed records in
   batches, in this process (rollups included; once more without them, to show what the insert
   alone costs), then with ``--processes`` real ``manage.py ingest_usage`` workers sharing the
-  stream (the way to scale it); the target is 20,000 rows/s or more on PostgreSQL.
+  stream (the way to scale it); the target is 20,000 rows/s or more on PostgreSQL;
+- on PostgreSQL, each dashboard page's time over the rollups of ``--dashboard-rows`` generated
+  raw rows (default 10,000,000; 0 skips it): ``bench/usage_dashboard_bench.py``, run as a
+  process of its own on its own throwaway database; the target is 1 s per page or less.
 
 A throwaway database is used (``test_<name>`` next to ``DATABASE_URL``'s, or a temporary SQLite
 file), and a stream key of its own, deleted at the end.
@@ -235,6 +238,7 @@ def main() -> None:
     parser.add_argument("--redis-calls", type=int, default=20_000)
     parser.add_argument("--ingest-records", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=5_000)
+    parser.add_argument("--dashboard-rows", type=int, default=10_000_000)
     parser.add_argument(
         "--processes",
         type=lambda text: [int(n) for n in text.split(",") if n],
@@ -245,15 +249,25 @@ def main() -> None:
     url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
     with throwaway_database():
+        postgresql = connection.vendor == "postgresql"
         direct_path(args.direct_calls)
         if not redis_reachable(url):
             print(f"Redis path and ingest: skipped, Redis does not answer at {url}")
-            return
-        redis_path(url, args.redis_calls)
-        ingest_rate(url, args.ingest_records, args.batch, with_rollups=True)
-        ingest_rate(url, args.ingest_records, args.batch, with_rollups=False)
-        for processes in args.processes:
-            ingest_rate_processes(url, args.ingest_records, args.batch, processes)
+        else:
+            redis_path(url, args.redis_calls)
+            ingest_rate(url, args.ingest_records, args.batch, with_rollups=True)
+            ingest_rate(url, args.ingest_records, args.batch, with_rollups=False)
+            for processes in args.processes:
+                ingest_rate_processes(url, args.ingest_records, args.batch, processes)
+    if args.dashboard_rows and postgresql:
+        print(f"Dashboard over the rollups of {args.dashboard_rows:,} generated raw rows:", flush=True)
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "usage_dashboard_bench.py")],
+            env=dict(os.environ, RAW_ROWS=str(args.dashboard_rows)),
+            check=True,
+        )
+    elif args.dashboard_rows:
+        print("Dashboard over generated rows: skipped (PostgreSQL only: set DATABASE_URL)")
 
 
 if __name__ == "__main__":

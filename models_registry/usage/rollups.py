@@ -16,9 +16,11 @@ statement are sorted by key and the statements always come in the same order (su
 buckets), so writers lock shared rows in one order and wait for each other instead of
 deadlocking. SQLite runs one writer at a time, so the same statements are trivially safe there.
 
-Statements per batch: on PostgreSQL two whatever its size (the subject rows, then the hourly and
-daily rows together; one when no record has a subject), each sending one array per column
-(``unnest``); on SQLite the same, split by its limit of parameters per statement.
+Statements per batch: one upsert for the subject rows, then one for the hourly and daily rows
+together (none for subjects when no record has one), whatever the batch's size. A few rows (the
+direct path's) go as one multi-row ``VALUES``; on PostgreSQL more go through ``COPY`` into a
+staging table first (:mod:`.staging`: three more round trips, a constant); on SQLite the
+``VALUES`` are split by its limit of parameters per statement.
 
 ``rebuild_rollups(start, end)`` recomputes whole UTC days of rollups from the raw rows with SQL
 aggregates, independently of the incremental path: for repair, backfill, and as an oracle.
@@ -26,13 +28,12 @@ aggregates, independently of the incremental path: for repair, backfill, and as 
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -56,12 +57,14 @@ from models_registry.domain.usage_rollups import (
     empty_histogram,
     sum_batch,
 )
+from models_registry.usage import staging
 from models_registry.usage.models import UsageRecord, UsageRollup, UsageSubjectRollup
 
 # The unique constraints' fields (the upserts' conflict targets), in the order of the keys.
 _BUCKET_KEY = BucketKey._fields
 _SUBJECT_KEY = SubjectKey._fields
 _DIMENSIONS = BucketKey._fields[2:]  # what a bucket is per, after its period and start
+_FEW_ROWS = 20  # up to this many rows (the direct path's): one multi-row VALUES, one round trip
 
 
 def add_to_rollups(
@@ -131,28 +134,20 @@ def _upsert(
     conflict = f"ON CONFLICT ({', '.join(column[name] for name in key)}) DO UPDATE SET {', '.join(updates)}"
     insert = f"INSERT INTO {table} ({', '.join(column.values())})"
 
-    if vendor == "postgresql":
-        # One array per column, whatever the batch's size; the ordinality keeps the sorted order
-        # in which rows are locked. JSON travels as text (psycopg has no jsonb array dumper).
-        arrays = ", ".join(
-            "%b::text[]" if name in histogram else f"%b::{field.db_type(connection)}[]"
-            for name, field in zip(names, fields, strict=True)
-        )
-        aliases = ", ".join(f"c{index}" for index in range(len(names)))
-        selected = ", ".join(
-            f"c{index}::jsonb" if name in histogram else f"c{index}" for index, name in enumerate(names)
-        )
-        sql = (
-            f"{insert} SELECT {selected} FROM unnest({arrays}) WITH ORDINALITY AS batch({aliases}, n) "
-            f"ORDER BY n {conflict}"
-        )
-        params = [
-            [json.dumps(row[name], separators=(",", ":")) for row in rows]
-            if name in histogram
-            else [row[name] for row in rows]
-            for name in names
+    if vendor == "postgresql" and len(rows) > _FEW_ROWS:
+        # COPY the rows into a staging table, then one upsert from it, in key order (the order in
+        # which concurrent writers lock shared rows: the same for all).
+        values = [
+            [orjson.dumps(row[name]).decode() if name in histogram else row[name] for name in names]
+            for row in rows
         ]
-        _execute_binary(connection, sql, params)
+        with staging.cursor_on(connection) as cursor:
+            staged = staging.copy_to_staging(cursor, connection, model, fields, values)
+            order = ", ".join(column[name] for name in key)
+            selected = staging.moved(connection, fields)
+            staging.execute(
+                cursor, connection, f"{insert} SELECT {selected} FROM {staged} ORDER BY {order} {conflict}"
+            )
         return
 
     per_statement = max(1, (connection.features.max_query_params or 999) // len(names))
@@ -166,21 +161,6 @@ def _upsert(
                 for name, field in zip(names, fields, strict=True)
             ]
             cursor.execute(f"{insert} VALUES {', '.join([row_sql] * len(chunk))} {conflict}", params)
-
-
-def _execute_binary(connection: BaseDatabaseWrapper, sql: str, params: list[list[Any]]) -> None:
-    """Run ``sql`` with parameters bound server-side, in binary, on Django's connection (so in its
-    transaction). Django's cursors bind client-side: they would spell every array out as text,
-    escaping each element in Python, which costs more than the upsert itself."""
-    import psycopg  # the PostgreSQL backend's driver, loaded with it
-
-    connection.ensure_connection()
-    connection.validate_no_broken_transaction()
-    started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
-    if connection.queries_logged:  # DEBUG and assertNumQueries see it like any other query
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 
 
 def _histogram_sum(vendor: str, table: str, column: str) -> str:

@@ -51,7 +51,7 @@ from models_registry.domain.usage import read_usage
 from models_registry.domain.usage_rollups import BatchSums, sum_batch
 from models_registry.read import monitoring
 from models_registry.read.catalog_version import REDIS_ERRORS
-from models_registry.usage import rollups, stream
+from models_registry.usage import rollups, staging, stream
 from models_registry.usage.models import STATUSES, UsageRecord
 
 logger = logging.getLogger(__name__)
@@ -312,33 +312,9 @@ def _returning(connection: Any) -> str:
     return f" ON CONFLICT ({quote('request_id')}) DO NOTHING RETURNING {quote('id')}, {quote('request_id')}"
 
 
-_STAGING = "usage_record_batch"  # a session's temporary table (see _insert_copy)
-_COPY_TYPES: dict[str, list[int]] = {}  # the staging table's column types, per database alias
-
-
 def _insert_copy(records: Sequence[UsageRecord], connection: Any) -> list[tuple[int, str]]:
-    """PostgreSQL: ``COPY`` the batch, in binary, into a temporary table of the session, then move
-    it with one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``.
-
-    COPY's rows are encoded by psycopg's C code: a third of what binding the batch as one array
-    per column cost in Python (measured, bench/usage_bench.py). The staging table is created
-    in the transaction when missing (cheap when it is there: a session keeps it, and a
-    pooler's next session creates its own) and emptied before the COPY; what a batch leaves in
-    it is never read again.
-    """
-    import psycopg  # the PostgreSQL backend's driver, loaded with it
-
-    quote = connection.ops.quote_name
-    columns = [quote(field.column) for field in _COLUMNS]
-    staged = ", ".join(
-        f"{column}::text AS {column}" if field.attname in _JSON_COLUMNS else column
-        for column, field in zip(columns, _COLUMNS, strict=True)
-    )
-    moved = ", ".join(
-        f"{column}::jsonb" if field.attname in _JSON_COLUMNS else column
-        for column, field in zip(columns, _COLUMNS, strict=True)
-    )
-    table, staging = quote(UsageRecord._meta.db_table), quote(_STAGING)
+    """PostgreSQL, a batch: COPY it into a staging table (:mod:`.staging`), then one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING``."""
     values = operator.itemgetter(*_ATTNAMES)
     rows = []
     for record in records:
@@ -346,28 +322,21 @@ def _insert_copy(records: Sequence[UsageRecord], connection: Any) -> list[tuple[
         for index in _JSON_INDEXES:
             row[index] = orjson.dumps(row[index]).decode()
         rows.append(row)
-    connection.ensure_connection()
-    # Django's cursors cannot COPY; this one is on Django's connection, so in its transaction,
-    # and its errors become Django's. (Django's query log does not see it.)
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} AS SELECT {staged} FROM {table} WITH NO DATA"
-        )
-        cursor.execute(f"TRUNCATE {staging}")  # an earlier batch of this transaction's
-        types = _COPY_TYPES.get(connection.alias)
-        if types is None:
-            cursor.execute(f"SELECT {', '.join(columns)} FROM {staging} LIMIT 0")
-            types = _COPY_TYPES[connection.alias] = [column.type_code for column in cursor.description]
-        with cursor.copy(f"COPY {staging} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in _COLUMNS)
+    started = time.monotonic()
+    with staging.cursor_on(connection) as cursor:
+        staged = staging.copy_to_staging(cursor, connection, UsageRecord, _COLUMNS, rows)
         # In request id order: concurrent writers take the unique index's locks in one order.
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {moved} FROM {staging} "
-            f"ORDER BY {quote('request_id')}" + _returning(connection)
+        sql = (
+            f"INSERT INTO {quote(UsageRecord._meta.db_table)} ({columns}) "
+            f"SELECT {staging.moved(connection, _COLUMNS)} FROM {staged} ORDER BY {quote('request_id')}"
+            + _returning(connection)
         )
-        return cursor.fetchall()
+        cursor.execute(sql)
+        inserted = cursor.fetchall()
+    staging.log(connection, sql, started)
+    return inserted
 
 
 def _insert_values(records: Sequence[UsageRecord], connection: Any) -> list[tuple[int, str]]:
