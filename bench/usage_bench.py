@@ -159,7 +159,8 @@ def ingest_rate(url: str, count: int, batch: int, *, with_rollups: bool) -> None
         stored = UsageRecord.objects.filter(request_id__startswith="ingest-").count()
         what = "with rollups" if with_rollups else "insert only, rollups off"
         print(
-            f"ingest_usage ({connection.vendor}, batches of {batch:,}, {what}): {stats.inserted:,} rows in "
+            f"ingest_usage ({connection.vendor}, batches of {batch:,}, {ingester.writers} writers, {what}): "
+            f"{stats.inserted:,} rows in "
             f"{seconds:.2f} s = {stats.inserted / seconds:,.0f} rows/s ({stored:,} stored, "
             f"{stats.batches} batches, {client.xpending(key, stream.GROUP)['pending']} left pending)"
         )

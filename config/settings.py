@@ -253,6 +253,10 @@ USAGE_SUBJECT_SALT = os.environ.get("USAGE_SUBJECT_SALT", "")
 # large batch adds no delay). Larger batches share each rollup row among more records: 5,000
 # ingested ~30% faster than 1,000 in bench/usage_bench.py.
 USAGE_INGEST_BATCH = int(os.environ.get("USAGE_INGEST_BATCH", "5000"))
+# Batches the ingester stores at once, each in its own transaction on its own connection, while
+# it reads the next: with 2, one process keeps PostgreSQL busy while it decodes (measured in
+# bench/usage_bench.py); more is worth it only with the cores to match.
+USAGE_INGEST_WRITERS = int(os.environ.get("USAGE_INGEST_WRITERS", "2"))
 # Retention (`manage.py prune_usage`, run daily from cron): raw usage records older than this many
 # days are deleted; their aggregates stay in the rollups, which the dashboard reads.
 USAGE_RETENTION_DAYS = int(os.environ.get("USAGE_RETENTION_DAYS", "90"))

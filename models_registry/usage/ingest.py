@@ -12,14 +12,15 @@ At-least-once from Redis, exactly-once in the table:
    longer than ``claim_idle_ms`` (an ingester that died on another host), and does so again
    every ``claim_every_seconds``.
 
-A crash anywhere replays at most the two batches in hand (one being stored, the next one
+A crash anywhere replays at most the batches in hand (those being stored, and the next one
 read meanwhile); the idempotent insert skips what was already stored, so nothing is lost and
 nothing is counted twice. An entry that cannot be read, or that the database refuses, is
 logged, counted, copied to the ``<stream>:unreadable`` stream and acknowledged (one bad entry
 must not block the stream); an entry trimmed (``USAGE_STREAM_MAXLEN``) before it was ingested
 is logged and counted as lost.
 
-Throughput: one process stores one batch while it reads and decodes the next. More ingesters
+Throughput: one process stores ``writers`` batches at once (threads, each with its own
+connection and transaction) while it reads and decodes the next. More ingesters
 (``--consumer`` names of their own) share the stream through the group.
 """
 
@@ -30,7 +31,9 @@ import gc
 import logging
 import os
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -131,9 +134,13 @@ class Ingester:
         claim_idle_ms: int = 60_000,
         claim_every_seconds: float = 30.0,
         client: redis.Redis | None = None,
+        writers: int = 2,
     ) -> None:
         if batch < 1:
             raise ValueError("batch must be at least 1")
+        if writers < 1:
+            raise ValueError("writers must be at least 1")
+        self.writers = writers
         self.key = stream_key or stream.stream_key()
         self.dead_key = f"{self.key}:unreadable"
         self.group = group
@@ -145,6 +152,7 @@ class Ingester:
         # Reads block up to block_ms: the socket must wait longer than that.
         self.redis = client or stream.client(socket_timeout=self.block_ms / 1000 + 5)
         self.stats = IngestStats()
+        self._stats_lock = threading.Lock()  # the writer threads count too
         self._claim_cursor = "0-0"
         self._claimed_at = float("-inf")
         self._trimmed_seen: tuple[tuple[int, int], int] = ((0, 0), 0)
@@ -228,7 +236,8 @@ class Ingester:
     def _set_aside(self, entry_id: bytes, raw: bytes, error: str) -> None:
         """Copy an entry that cannot be stored to the ``:unreadable`` stream (records hold no message
         text), out of the way of the others, for a human to look at and re-add."""
-        self.stats.malformed += 1
+        with self._stats_lock:
+            self.stats.malformed += 1
         logger.error("ingest_usage: entry %s set aside in %s: %s", entry_id, self.dead_key, error)
         self.redis.xadd(
             self.dead_key,
@@ -276,8 +285,9 @@ class Ingester:
                 inserted = len(insert_records(batch or [record for _, record in records]))
             except (DataError, IntegrityError):
                 inserted, refused = self._store_one_by_one(records)
-            self.stats.inserted += inserted
-            self.stats.duplicates += len(records) - inserted - refused
+            with self._stats_lock:
+                self.stats.inserted += inserted
+                self.stats.duplicates += len(records) - inserted - refused
         _crash_point(CRASH_BEFORE_ACK, batch_number)
         if ids:
             self.redis.xack(self.key, self.group, *ids)
@@ -329,8 +339,9 @@ class Ingester:
         stream has nothing more to give. A database or Redis failure is retried with a growing
         pause (``once``: raised); the unacknowledged batches are read again from the pending list.
 
-        Pipelined: while one thread stores batch N, this one reads and decodes batch N+1 (the
-        database's time and ours overlap; one batch in flight at most, acknowledged in order).
+        Pipelined: while ``writers`` threads store the last batches, each in its own transaction
+        on its own connection, this one reads, decodes and sums the next (the database's time
+        and ours overlap; a batch is acknowledged once stored, at most ``writers`` in flight).
         Not inside a caller's transaction (a test's): there every batch is stored in it, here.
         """
         with _batch_friendly_gc():
@@ -348,23 +359,28 @@ class Ingester:
         backoff = 0.5
         self.ensure_group()
         state: dict[str, Any] = {"own_pending": True, "pending_after": "0", "claiming": True}
-        writer = None
+        # One single-thread executor per writer, so each keeps its own connection; batch n goes to
+        # writer n % writers, whose previous batch (the oldest in flight) is settled first.
+        lanes: list[ThreadPoolExecutor] = []
         if not connection.in_atomic_block:
-            writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-usage-writer")
-        in_flight: Future[None] | None = None
+            # SQLite writes one transaction at a time: a second writer would only wait for locks.
+            writers = 1 if connection.vendor == "sqlite" else self.writers
+            lanes = [
+                ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ingest-usage-writer-{n}")
+                for n in range(writers)
+            ]
+        in_flight: deque[Future[None]] = deque()
 
-        def settle() -> None:
-            nonlocal in_flight
-            if in_flight is not None:
-                done, in_flight = in_flight, None
-                done.result()  # the stored batch's failure, raised here
+        def settle(keep: int = 0) -> None:
+            while len(in_flight) > keep:
+                in_flight.popleft().result()  # the stored batch's failure, raised here
 
         try:
             while not should_stop():
                 try:
-                    if in_flight is not None and self._claim_due(state):
-                        settle()  # a claim must not take over our own batch in flight
-                    entries = self._next_batch(state, block=not once and in_flight is None)
+                    if in_flight and self._claim_due(state):
+                        settle()  # a claim must not take over our own batches in flight
+                    entries = self._next_batch(state, block=not once and not in_flight)
                     if not entries:
                         settle()
                         if once:
@@ -376,25 +392,25 @@ class Ingester:
                         settle()  # the batches before it are stored and acknowledged; this one is not
                         _crash_point(CRASH_AFTER_READ, batch_number)
                     records, ids = self.prepare(entries)
-                    batch = prepare_batch(record for _, record in records)  # while the last is written
-                    if writer is None:
+                    batch = prepare_batch(record for _, record in records)  # while the last are written
+                    if not lanes:
                         self.store(records, ids, batch_number, batch)
                     else:
-                        settle()
-                        in_flight = writer.submit(self.store, records, ids, batch_number, batch)
+                        settle(keep=len(lanes) - 1)
+                        lane = lanes[batch_number % len(lanes)]
+                        in_flight.append(lane.submit(self.store, records, ids, batch_number, batch))
                     backoff = 0.5
                 except (DatabaseError, *REDIS_ERRORS) as exc:
                     self.stats.failures += 1
-                    if in_flight is not None:  # a read failed while a batch was being stored
+                    while in_flight:  # a read failed while batches were being stored
                         with contextlib.suppress(Exception):
-                            in_flight.result()
-                        in_flight = None
+                            in_flight.popleft().result()
                     if once:
                         raise
                     logger.warning(
                         "ingest_usage: %s: %s; retrying in %.1f s", type(exc).__name__, exc, backoff
                     )
-                    self._reconnect(writer)
+                    self._reconnect(lanes)
                     # What was read and not acknowledged is still ours: read it again, from the start.
                     state.update(own_pending=True, pending_after="0")
                     deadline = time.monotonic() + backoff
@@ -406,26 +422,26 @@ class Ingester:
                     reported = now
                     self.stats.seconds = now - started
                     report(self.stats.summary())
-            settle()  # stopped: finish the batch in flight
+            settle()  # stopped: finish the batches in flight
         finally:
             self.stats.seconds = time.monotonic() - started
-            if writer is not None:
-                if in_flight is not None:
-                    with contextlib.suppress(Exception):  # already failing: let the first error out
-                        in_flight.result()
-                writer.submit(connections.close_all).result()  # the writer thread's connection
-                writer.shutdown()
+            while in_flight:
+                with contextlib.suppress(Exception):  # already failing: let the first error out
+                    in_flight.popleft().result()
+            for lane in lanes:
+                lane.submit(connections.close_all).result()  # the writer thread's connection
+                lane.shutdown()
         return self.stats
 
-    def _reconnect(self, writer: ThreadPoolExecutor | None) -> None:
-        """Drop the storing thread's broken connection: the next batch opens a new one."""
+    def _reconnect(self, lanes: list[ThreadPoolExecutor]) -> None:
+        """Drop the storing threads' broken connections: the next batches open new ones."""
 
         def close() -> None:
             if not connection.in_atomic_block:
                 connection.close()
 
-        if writer is None:
+        if not lanes:
             close()
-        else:
+        for lane in lanes:
             with contextlib.suppress(Exception):
-                writer.submit(close).result()
+                lane.submit(close).result()

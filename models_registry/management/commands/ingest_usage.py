@@ -35,6 +35,12 @@ class Command(BaseCommand):
             default=None,
             help="Records per read and transaction (default: USAGE_INGEST_BATCH).",
         )
+        parser.add_argument(
+            "--writers",
+            type=int,
+            default=None,
+            help="Batches stored at once, each on a connection of its own (default: USAGE_INGEST_WRITERS).",
+        )
         parser.add_argument("--once", action="store_true", help="Ingest what the stream holds, then exit.")
         parser.add_argument(
             "--block-ms", type=int, default=2000, help="How long a read waits for new records (ms)."
@@ -58,6 +64,9 @@ class Command(BaseCommand):
         batch = options["batch"] or int(getattr(settings, "USAGE_INGEST_BATCH", 5000))
         if batch < 1:
             raise CommandError("--batch must be at least 1.")
+        writers = options["writers"] or int(getattr(settings, "USAGE_INGEST_WRITERS", 2))
+        if writers < 1:
+            raise CommandError("--writers must be at least 1.")
         stopping: list[int] = []
 
         def stop(signum: int, _frame: Any) -> None:
@@ -70,10 +79,11 @@ class Command(BaseCommand):
             batch=batch,
             block_ms=options["block_ms"],
             claim_idle_ms=options["claim_idle_ms"],
+            writers=writers,
         )
         self.stdout.write(
             f"ingest_usage: stream {ingester.key}, group {ingester.group}, consumer {ingester.consumer}, "
-            f"batches of {batch}{' (once)' if options['once'] else ''}"
+            f"batches of {batch}, {writers} writer(s){' (once)' if options['once'] else ''}"
         )
         try:
             stats = ingester.run(
