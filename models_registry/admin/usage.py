@@ -35,9 +35,8 @@ from pygal.etree import etree
 from pygal.style import Style
 
 from models_registry.domain.values import format_money
-from models_registry.models import ProposedChange, RolloutFlag, UsageRollup
-from models_registry.rollout.buckets import effective_percent
-from models_registry.rollout.flags import known_flags
+from models_registry.models import ProposedChange, UsageRollup
+from models_registry.rollout.flags import current_percents
 from models_registry.sync.models import Decision
 from models_registry.usage import reports
 from models_registry.usage.reports import DateRange, Figures, SubjectRow, UsageRow
@@ -593,23 +592,14 @@ def _usage_today(request: HttpRequest) -> list[LandingFigure]:
 
 
 def _rollout(request: HttpRequest) -> list[LandingFigure]:
-    names = known_flags()
-    stored = {
-        name: effective_percent(everyone, percent)
-        for name, everyone, percent in RolloutFlag.objects.filter(name__in=names).values_list(
-            "name", "everyone", "percent"
-        )
-    }
     url = (
         reverse("admin:models_registry_rollout")
         if request.user.has_perm("models_registry.view_rolloutflag")
         else ""
     )
     return [
-        LandingFigure(
-            f"Rollout: {name}", f"{format_money(stored.get(name, Decimal(0)))}%", url, f"rollout-{name}"
-        )
-        for name in names
+        LandingFigure(f"Rollout: {name}", f"{format_money(percent)}%", url, f"rollout-{name}")
+        for name, percent in current_percents().items()
     ]
 
 
