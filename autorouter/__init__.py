@@ -37,8 +37,10 @@ def route(
     speed_bias: int = 50,
     exclude: Collection[str] = (),
     seed_key: str | None = None,
+    user_tier: str = "free",
 ) -> Decision:
-    """Pick the model for ``message``; see :func:`autorouter.router.route`."""
+    """Pick the model for ``message`` (``user_tier``: ``"free"`` or ``"pro"``); see
+    :func:`autorouter.router.route`."""
     from .router import route as _route
 
     return _route(
@@ -51,6 +53,7 @@ def route(
         speed_bias=speed_bias,
         exclude=exclude,
         seed_key=seed_key,
+        user_tier=user_tier,
     )
 
 

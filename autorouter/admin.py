@@ -36,9 +36,11 @@ from .decision import (
     EXCLUDED,
     IMAGE_GENERATION,
     INTERNAL_ONLY,
+    NO_IMAGE_GENERATION,
     NO_PROFILE,
     NO_VISION,
     NOT_SELECTABLE,
+    PRO_ONLY,
     SHORT_CONTEXT,
 )
 from .forms import (
@@ -76,11 +78,13 @@ EXCLUSION_REASONS = {
     EXCLUDED: "excluded by the caller (already failed)",
     NOT_SELECTABLE: "not selectable (status or deprecation date)",
     INTERNAL_ONLY: "internal only",
+    PRO_ONLY: "pro model (the user is on the free tier)",
     NO_PROFILE: "no router profile",
     CONTEXT_WINDOW: "context window too small",
     NO_VISION: "no vision (the message has images)",
     SHORT_CONTEXT: "not a long-context model",
-    IMAGE_GENERATION: "image-generation model",
+    NO_IMAGE_GENERATION: "cannot generate images (an image is asked for)",
+    IMAGE_GENERATION: "image-generation model (no image is asked for)",
 }
 
 # The profile list names this many models without a profile, then links to the rest.
@@ -290,7 +294,9 @@ class RouterConfigAdmin(AuditedAdmin):
         model_ids = (
             {
                 model.id
-                for model in registry.list_models(status=None, include_internal=True, source="database")
+                for model in registry.list_models(
+                    status=None, include_internal=True, source="database", user_tier=None
+                )
             }
             if bound
             else frozenset()

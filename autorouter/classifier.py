@@ -182,6 +182,29 @@ FOLLOW_UP_START = re.compile(
 # Line-start patterns match spaces and tabs only: a "\s*" there would also run across every
 # following blank line, from every line start (quadratic in the number of newlines).
 CODE_FENCE = re.compile(r"```|^(?: {4}|\t)\S", re.MULTILINE)
+
+# Asked to produce an image: "draw me a cat" (a drawing verb said to the assistant, before what
+# to draw), or a making verb a few words before an image noun ("generate an image of ...").
+# Understanding an attached image ("what is in this photo?") is vision, a different need.
+_IMAGE_NOUNS = (
+    r"(?:image|picture|photo|pic|illustration|logo|icon|drawing|painting|artwork|wallpaper|poster|"
+    r"avatar|portrait|banner|meme|sticker|cartoon|render|mascot|storyboard|frame|"
+    r"bild|bilder|immagine|immagini|imagen|imágenes|dessin)s?"
+)
+_TO_THE_ASSISTANT = r"(?:^|[.!?:]\s+|\b(?:can|could|would|will) you\s+|\bplease\s+|\byou to\s+)"
+IMAGE_REQUEST = re.compile(
+    _TO_THE_ASSISTANT + r"(?:draw|paint|sketch|illustrate)\s+(?:me\s+|us\s+)?(?:a|an|some|my|two|three)\b"
+    r"|\b(?:generate|create|make|design|render|produce|recreate|give me|i need|erstelle|crea|"
+    r"crée|créer|genera|dibuja)\b\W+(?:[\w'-]+\W+){0,8}?" + _IMAGE_NOUNS + r"\b|\btext[- ]to[- ]image\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def asks_for_image(message: str) -> bool:
+    """Whether the user asks for an image to be made (image generation, not vision)."""
+    return IMAGE_REQUEST.search(message) is not None
+
+
 NUMBERED_ITEM = re.compile(r"^[ \t]*(?:\d+[.)]|[-*])[ \t]+\S", re.MULTILINE)
 
 # Longer messages are classified on their first and last halves of this many characters.
@@ -315,6 +338,7 @@ def classify(
         secondary=secondary,
         complexity=complexity,
         needs_vision=has_attachments,
+        needs_image_generation=asks_for_image(text),
         needs_long_context=needs_long_context,
         needs_reasoning=needs_reasoning,
         high_stakes=domain is not None,

@@ -20,20 +20,24 @@ from .types import Classification, Profile
 EXCLUDED = "excluded"
 NOT_SELECTABLE = "status"
 INTERNAL_ONLY = "internal_only"
+PRO_ONLY = "pro_only"
 NO_PROFILE = "no_profile"
 CONTEXT_WINDOW = "context_window"
 NO_VISION = "vision"
 SHORT_CONTEXT = "long_context"
+NO_IMAGE_GENERATION = "no_image_generation"
 IMAGE_GENERATION = "image_generation"
 # The rules in the order they are checked: a model is left out for the first one it fails.
 REASONS: tuple[str, ...] = (
     EXCLUDED,
     NOT_SELECTABLE,
     INTERNAL_ONLY,
+    PRO_ONLY,
     NO_PROFILE,
     CONTEXT_WINDOW,
     NO_VISION,
     SHORT_CONTEXT,
+    NO_IMAGE_GENERATION,
     IMAGE_GENERATION,
 )
 

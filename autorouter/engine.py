@@ -31,6 +31,7 @@ from decimal import ROUND_CEILING, Decimal
 from operator import attrgetter
 from types import MappingProxyType
 
+from models_registry.domain.access import FREE, PRO
 from models_registry.domain.types import SELECTABLE_STATUSES, ModelConfig
 
 from .decision import (
@@ -38,9 +39,11 @@ from .decision import (
     EXCLUDED,
     IMAGE_GENERATION,
     INTERNAL_ONLY,
+    NO_IMAGE_GENERATION,
     NO_PROFILE,
     NO_VISION,
     NOT_SELECTABLE,
+    PRO_ONLY,
     REASONS,
     SHORT_CONTEXT,
     Candidate,
@@ -61,9 +64,10 @@ def required_context(context_tokens: int, settings: RouterSettings) -> int:
 
 
 def standing_exclusion(
-    model: ModelConfig, *, profile: Profile | None, today: date | None
+    model: ModelConfig, *, profile: Profile | None, today: date | None, user_tier: str = FREE
 ) -> Exclusion | None:
-    """The rules that do not depend on the message: status, deprecation date, internal only, profile.
+    """The rules that do not depend on the message: status, deprecation date, internal only, pro
+    only (the access rule of ``models_registry.domain.access``), profile.
 
     ``today`` is the UTC day deprecation dates are checked against (``None``: today).
     """
@@ -75,6 +79,8 @@ def standing_exclusion(
         )
     if model.is_internal_only:
         return Exclusion(model.id, INTERNAL_ONLY, "internal only")
+    if model.is_pro and user_tier != PRO:
+        return Exclusion(model.id, PRO_ONLY, "pro model, the user is on the {} tier", (user_tier,))
     if profile is None:
         return Exclusion(model.id, NO_PROFILE, "no router profile: add one to route to it")
     return None
@@ -100,8 +106,10 @@ def fit_exclusion(
             "long context needed, window {:,} < {:,}",
             (model.context_window, settings.long_context_threshold),
         )
-    if model.supports_image_generation and classification.primary != "multimodal":
-        return Exclusion(model.id, IMAGE_GENERATION, "image-generation model, task is not multimodal")
+    if classification.needs_image_generation and not model.supports_image_generation:
+        return Exclusion(model.id, NO_IMAGE_GENERATION, "an image is asked for, model cannot generate images")
+    if model.supports_image_generation and not classification.needs_image_generation:
+        return Exclusion(model.id, IMAGE_GENERATION, "image-generation model, no image is asked for")
     return None
 
 
@@ -114,11 +122,12 @@ def exclusion_for(
     exclude: Collection[str],
     needed_window: int,
     today: date | None = None,
+    user_tier: str = FREE,
 ) -> Exclusion | None:
     """Why ``model`` may not serve this message (the first rule it fails), or ``None`` when it may."""
     if model.id in exclude:
         return Exclusion(model.id, EXCLUDED, "excluded by the caller (already failed)")
-    standing = standing_exclusion(model, profile=profile, today=today)
+    standing = standing_exclusion(model, profile=profile, today=today, user_tier=user_tier)
     if standing is not None:
         return standing
     return fit_exclusion(model, classification, settings, needed_window=needed_window)
@@ -259,8 +268,10 @@ def inputs_of(
     speed_bias: int,
     exclude: Collection[str],
     seed_key: str | None,
+    user_tier: str = FREE,
 ) -> dict:
     return {
+        "user_tier": user_tier,
         "previous_model_id": previous_model_id,
         "has_attachments": has_attachments,
         "context_tokens": context_tokens,
@@ -293,6 +304,7 @@ def decide(
     classifier: str = "local",
     classifier_fallback: str | None = None,
     today: date | None = None,
+    user_tier: str = FREE,
 ) -> Decision:
     """Route one message over ``catalog``, checking and scoring every model. Never raises for lack of a model.
 
@@ -328,6 +340,7 @@ def decide(
             exclude=exclude,
             needed_window=needed_window,
             today=today,
+            user_tier=user_tier,
         )
         if exclusion is not None:
             excluded.append(exclusion)
@@ -390,6 +403,7 @@ def decide(
             speed_bias=speed_bias,
             exclude=exclude,
             seed_key=seed_key,
+            user_tier=user_tier,
         ),
         source=source,
         classifier=classifier,

@@ -12,6 +12,7 @@ decision. No Django or ORM here: the caller passes the settings in.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import socket
@@ -20,6 +21,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from .classifier import asks_for_image
 from .types import ACTIONS, CATEGORIES, COMPLEXITIES, Classification, RouterSettings
 
 MAX_MESSAGE_CHARS = 8_000  # the classifier needs the gist, not a whole pasted document
@@ -212,12 +214,14 @@ def classify_with_llm(
         attempts += 1
         try:
             content = _post(url, body, api_key, remaining)
-            return parse_classification(
+            parsed = parse_classification(
                 content,
                 settings=settings,
                 has_attachments=has_attachments,
                 previous_model_id=previous_model_id,
             )
+            # Whether an image is to be made is read from the message itself, as locally.
+            return dataclasses.replace(parsed, needs_image_generation=asks_for_image(message))
         # URLError and timeouts are OSErrors; a truncated response is an HTTPException
         except (OSError, ValueError, http.client.HTTPException, LLMClassifierError) as exc:
             last_error = _describe(exc)

@@ -21,6 +21,7 @@ from django.conf import settings as django_settings
 from django.db import DatabaseError
 
 from models_registry import registry
+from models_registry.domain.access import FREE, check_user_tier
 
 from .classifier import DEFAULT_MAX_CLASSIFIED_CHARS, classify
 from .decision import Decision
@@ -107,6 +108,7 @@ def route_with_state(
     classifier: str | None = None,
     log: bool = True,
     exhaustive: bool = False,
+    user_tier: str = FREE,
 ) -> Decision:
     """``route()`` with an explicit config state (the admin's try page, the CLI, retries).
 
@@ -116,6 +118,8 @@ def route_with_state(
     the same choice, in time and size growing with the catalog.
     """
     check_inputs(message, exclude)
+    if check_user_tier(user_tier) is None:
+        raise ValueError("route() serves a user: user_tier must be 'free' or 'pro'")
     # The saved config routes over the saved catalog (what an editor tunes on the
     # try page or the CLI); otherwise the subject's rollout decides the catalog.
     # The catalog index itself, not a list of its models: its tuple of models is the
@@ -157,10 +161,13 @@ def route_with_state(
             profiles=state.profiles,
             settings=state.settings,
             today=today,
+            user_tier=user_tier,
             **arguments,
         )
     else:
-        index = routing_index_for(catalog.models, state.profiles, state.settings, day=today)
+        index = routing_index_for(
+            catalog.models, state.profiles, state.settings, day=today, user_tier=user_tier
+        )
         decision = decide_bounded(message, index=index, **arguments)
     if log:
         decision = _maybe_log(decision)
@@ -178,15 +185,17 @@ def route(
     speed_bias: int = NEUTRAL_BIAS,
     exclude: Collection[str] = (),
     seed_key: str | None = None,
+    user_tier: str = FREE,
 ) -> Decision:
     """Pick the model for ``message``. Never raises for lack of a model (see ``Decision.fallback_reason``).
 
     ``subject`` (a user, user id or session key) decides through the
     ``use_db_router_config`` flag whether the saved config or the built-in
     defaults apply, and which catalog the registry serves. ``exclude`` lists
-    models that already failed for this message. Same inputs, config and
-    ``seed_key`` give the same decision; without a key, one is derived from
-    the message.
+    models that already failed for this message. ``user_tier`` (``"free"``, the default, or
+    ``"pro"``) applies the access rule: pro models only for pro users, never an internal-only
+    one. Same inputs, config and ``seed_key`` give the same decision; without a key, one is
+    derived from the message.
     """
     return route_with_state(
         state_for(subject),
@@ -199,6 +208,7 @@ def route(
         speed_bias=speed_bias,
         exclude=exclude,
         seed_key=seed_key,
+        user_tier=user_tier,
     )
 
 

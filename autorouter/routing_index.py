@@ -41,12 +41,14 @@ from datetime import UTC, date, datetime
 from heapq import heapify, heappop, heappush
 from operator import attrgetter
 
+from models_registry.domain.access import FREE
 from models_registry.domain.types import ModelConfig
 
 from .decision import (
     CONTEXT_WINDOW,
     EXCLUDED,
     IMAGE_GENERATION,
+    NO_IMAGE_GENERATION,
     NO_VISION,
     SHORT_CONTEXT,
     Candidate,
@@ -144,6 +146,8 @@ class RoutingIndex:
     cell_bounds: tuple[tuple[str, bool, float, float, float, float, bool, bool], ...]
     max_score: float  # the largest category score of any profile, in magnitude (float slack)
     max_speed: float  # the largest speed points of any model, in magnitude
+    # The user tier the index is for: pro models are standing exclusions for the free tier.
+    user_tier: str = FREE
     # When the next scheduled price of any model takes effect (its tier and cost term change
     # then, with no write): the index is stale from that moment. None: no price is scheduled.
     prices_until: datetime | None = None
@@ -160,6 +164,7 @@ class RoutingIndex:
         *,
         day: date,
         now: datetime | None = None,
+        user_tier: str = FREE,
     ) -> RoutingIndex:
         now = now or datetime.now(UTC)
         by_id: dict[str, ModelConfig] = {}
@@ -168,7 +173,7 @@ class RoutingIndex:
         for model in models:
             by_id[model.id] = model
             profile = profiles.get(model.id)
-            exclusion = standing_exclusion(model, profile=profile, today=day)
+            exclusion = standing_exclusion(model, profile=profile, today=day, user_tier=user_tier)
             if exclusion is not None:
                 standing[exclusion.reason] += 1
                 continue
@@ -218,6 +223,7 @@ class RoutingIndex:
             ),
             max_speed=max((abs(features.speed_points) for features in features_of), default=0.0),
             prices_until=_next_price_change(models, now),
+            user_tier=user_tier,
         )
 
     def ordering(self, primary: str, secondary: str | None) -> list[tuple[tuple[_Entry, ...], array]]:
@@ -254,7 +260,7 @@ class RoutingIndex:
         """
         needs_vision = classification.needs_vision
         long_window = self.settings.long_context_threshold if classification.needs_long_context else 0
-        allow_image = classification.primary == "multimodal"
+        needs_image = classification.needs_image_generation
         eligible = dict.fromkeys(TIERS, 0)
         counts: Counter[str] = Counter()
         for tier, vision, image, windows, _ in self.groups:
@@ -268,7 +274,10 @@ class RoutingIndex:
                 long_enough = max(bisect_left(windows, long_window), fits)
                 counts[SHORT_CONTEXT] += long_enough - fits
                 left = len(windows) - long_enough
-            if image and not allow_image:
+            if needs_image and not image:
+                counts[NO_IMAGE_GENERATION] += left
+                continue
+            if image and not needs_image:
                 counts[IMAGE_GENERATION] += left
                 continue
             eligible[tier] += left
@@ -280,7 +289,7 @@ class RoutingIndex:
 # A few combinations are live at once (the database's catalog and config, the defaults during a
 # rollout, the static catalog); older ones are dropped. Rebound whole, so reads need no lock.
 _indexes: tuple[RoutingIndex, ...] = ()
-INDEXES_KEPT = 6
+INDEXES_KEPT = 12  # two user tiers
 _build_lock = threading.Lock()
 
 
@@ -291,8 +300,10 @@ def routing_index_for(
     *,
     day: date,
     now: datetime | None = None,
+    user_tier: str = FREE,
 ) -> RoutingIndex:
-    """The index of these snapshot objects on ``day``: built on first use, reused while they are the same.
+    """The index of these snapshot objects on ``day`` for ``user_tier``: built on first use, reused
+    while they are the same.
 
     Keyed on identity: ``models`` (a catalog index's tuple), ``profiles`` and ``settings``
     are immutable snapshots, replaced (not changed) on a write; and rebuilt once a scheduled
@@ -301,19 +312,30 @@ def routing_index_for(
     global _indexes
     now = now or datetime.now(UTC)
     for index in _indexes:
-        if index.day == day and _current(index, now) and _same_snapshot(index, models, profiles, settings):
+        if (
+            index.day == day
+            and index.user_tier == user_tier
+            and _current(index, now)
+            and _same_snapshot(index, models, profiles, settings)
+        ):
             return index
     with _build_lock:  # one thread builds, the others wait for it rather than build the same
         for index in _indexes:
             if (
                 index.day == day
+                and index.user_tier == user_tier
                 and _current(index, now)
                 and _same_snapshot(index, models, profiles, settings)
             ):
                 return index
-        index = RoutingIndex.build(models, profiles, settings, day=day, now=now)
-        # The same snapshot on an earlier day is stale.
-        others = tuple(kept for kept in _indexes if not _same_snapshot(kept, models, profiles, settings))
+        index = RoutingIndex.build(models, profiles, settings, day=day, now=now, user_tier=user_tier)
+        # The same snapshot on an earlier day (or stale prices) is stale; the other tier's is kept.
+        others = tuple(
+            kept
+            for kept in _indexes
+            if not _same_snapshot(kept, models, profiles, settings)
+            or (kept.user_tier != user_tier and kept.day == day and _current(kept, now))
+        )
         _indexes = (index, *others)[:INDEXES_KEPT]
         return index
 
@@ -366,7 +388,7 @@ class _Search:
         *,
         min_window: int,
         needs_vision: bool,
-        allow_image: bool,
+        needs_image: bool,
         skip: Collection[str],
     ) -> None:
         share = context.secondary_share
@@ -375,7 +397,7 @@ class _Search:
         self.context = context
         self.min_window = min_window
         self.needs_vision = needs_vision
-        self.allow_image = allow_image
+        self.needs_image = needs_image
         self.skip = skip
         cost, speed = context.cost_factor, context.speed_factor
         reasoning, research = context.reasoning_points, context.research_points
@@ -426,7 +448,7 @@ class _Search:
         if not (
             entry.window >= self.min_window
             and (entry.vision or not self.needs_vision)
-            and (self.allow_image or not entry.image)
+            and entry.image == self.needs_image
             and entry.model_id not in self.skip
         ):
             self._push(heap, number, self._eligible_from(entries, position + 1))
@@ -437,10 +459,10 @@ class _Search:
 
     def _eligible_from(self, entries: tuple[_Entry, ...], position: int) -> int:
         """The first position from ``position`` whose model passes this message's rules."""
-        min_window, needs_vision, allow_image, skip = (
+        min_window, needs_vision, needs_image, skip = (
             self.min_window,
             self.needs_vision,
-            self.allow_image,
+            self.needs_image,
             self.skip,
         )
         end = len(entries)
@@ -449,7 +471,7 @@ class _Search:
             if (
                 entry.window >= min_window
                 and (entry.vision or not needs_vision)
-                and (allow_image or not entry.image)
+                and entry.image == needs_image
                 and entry.model_id not in skip
             ):
                 return position
@@ -492,13 +514,13 @@ def _score_all(
     *,
     min_window: int,
     needs_vision: bool,
-    allow_image: bool,
+    needs_image: bool,
     skip: Collection[str],
 ) -> list[Scored]:
     """Every eligible model scored (few of them: the groups' window suffixes)."""
     found = []
     for _, vision, image, windows, entries in index.groups:
-        if (needs_vision and not vision) or (image and not allow_image):
+        if (needs_vision and not vision) or image != needs_image:
             continue
         for entry in entries[bisect_left(windows, min_window) :]:
             if entry.model_id in skip:
@@ -558,6 +580,7 @@ def decide_bounded(
             exclude=excluded,
             needed_window=needed_window,
             today=index.day,
+            user_tier=index.user_tier,
         )
 
     # The models the caller named: listed, and moved from the count they were in to "excluded".
@@ -598,7 +621,7 @@ def decide_bounded(
                 else needed_window
             ),
             "needs_vision": classification.needs_vision,
-            "allow_image": classification.primary == "multimodal",
+            "needs_image": classification.needs_image_generation,
             "skip": exclude | {previous_model_id} if previous_model_id is not None else exclude,
         }
         if eligible_count <= DIRECT_LIMIT:
@@ -666,6 +689,7 @@ def decide_bounded(
             speed_bias=speed_bias,
             exclude=exclude,
             seed_key=seed_key,
+            user_tier=index.user_tier,
         ),
         source=source,
         classifier=classifier,

@@ -109,6 +109,8 @@ class Classification:
     action: str  # "keep" the previous model or "change" it
     confidence: float
     signals: tuple[str, ...] = ()  # what the classifier matched, for the explanation
+    # Asked to produce an image (not the same need as understanding an attached one: vision).
+    needs_image_generation: bool = False
 
     def to_dict(self) -> dict:
         return {
@@ -116,6 +118,7 @@ class Classification:
             "secondary": self.secondary,
             "complexity": self.complexity,
             "needs_vision": self.needs_vision,
+            "needs_image_generation": self.needs_image_generation,
             "needs_long_context": self.needs_long_context,
             "needs_reasoning": self.needs_reasoning,
             "high_stakes": self.high_stakes,

@@ -31,6 +31,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+from models_registry.domain.access import FREE, check_user_tier, sees_pro_models
 from models_registry.domain.catalog_index import SELECTABLE, CatalogIndex
 from models_registry.domain.pricing import CostBreakdown, CostLine, TokenUsage, breakdown, cost_usd
 from models_registry.domain.types import ModelConfig
@@ -191,24 +192,39 @@ def list_models(
     include_internal: bool = False,
     subject: Any = None,
     source: Source | None = None,
+    user_tier: str | None = FREE,
 ) -> list[ModelConfig]:
     """Models ordered by id.
 
-    By default only what a user may select: active and beta, not internal-only.
-    ``status`` names one status to list only that, or ``None`` for all;
-    ``capability`` is one capability name or several (all required);
-    ``include_internal=True`` adds internal-only models. ``source`` forces
-    ``"database"`` or ``"static"`` instead of the subject's rollout (admin tools).
+    By default only what a user may select: active and beta, not internal-only, and pro models
+    only for ``user_tier="pro"`` (the access rule of :mod:`.domain.access`; ``"free"`` by
+    default). ``status`` names one status to list only that, or ``None`` for all;
+    ``capability`` is one capability name or several (all required). Admin tools serve no user:
+    ``user_tier=None`` lists pro models too, and only then may ``include_internal=True`` add
+    internal-only ones. ``source`` forces ``"database"`` or ``"static"`` instead of the
+    subject's rollout (admin tools).
     """
     if source is not None and source not in (SOURCE_DATABASE, SOURCE_STATIC):
         raise ValueError(f"source must be 'database' or 'static', not {source!r}")
+    check_user_tier(user_tier)
+    if include_internal and user_tier is not None:
+        raise ValueError("internal-only models are never offered to users: pass user_tier=None (admin tools)")
     return _index_for(subject, source).list(
-        provider=provider, status=status, capability=capability, include_internal=include_internal
+        provider=provider,
+        status=status,
+        capability=capability,
+        include_internal=include_internal,
+        include_pro=sees_pro_models(user_tier),
     )
 
 
 def search_models(
-    query: str, *, limit: int = 20, include_unselectable: bool = False, subject: Any = None
+    query: str,
+    *,
+    limit: int = 20,
+    include_unselectable: bool = False,
+    subject: Any = None,
+    user_tier: str | None = FREE,
 ) -> list[ModelConfig]:
     """The public models matching ``query``, best first, at most ``limit`` (none if ``limit`` <= 0).
 
@@ -220,10 +236,14 @@ def search_models(
     first-party models before resellers' listings (``openai:gpt-5`` before ``azure:gpt-5``),
     then selectable models before the others, then by id. Only selectable models (active or
     beta, not past their deprecation date) unless ``include_unselectable``; never internal-only
-    ones. An empty query lists models in that order. Served from an index built on the
-    snapshot's first search: a few microseconds per query at 5,000 models.
+    ones, and pro models only for ``user_tier="pro"`` (``None``: admin tools, pro included). An
+    empty query lists models in that order. Served from an index built on the snapshot's first
+    search: a few microseconds per query at 5,000 models.
     """
-    return _index_for(subject).search(query, limit=limit, include_unselectable=include_unselectable)
+    check_user_tier(user_tier)
+    return _index_for(subject).search(
+        query, limit=limit, include_unselectable=include_unselectable, include_pro=sees_pro_models(user_tier)
+    )
 
 
 def _model_or_raise(model_id: str, subject: Any) -> ModelConfig:

@@ -82,13 +82,14 @@ class CatalogIndex:
         status: str | None = SELECTABLE,
         capability: str | Iterable[str] | None = None,
         include_internal: bool = False,
+        include_pro: bool = True,
     ) -> list[ModelConfig]:
         """Models matching every filter, by id. Results are memoized per filter combination."""
         capabilities = normalize_capabilities(capability)
         if provider is not None and provider not in self.providers:
             return []  # not memoized: callers' arbitrary strings must not grow the cache
         today = datetime.now(UTC).date() if self.has_deprecation_dates and status == SELECTABLE else None
-        cache_key = (provider, status, capabilities, include_internal, today)
+        cache_key = (provider, status, capabilities, include_internal, include_pro, today)
         cached = self._list_cache.get(cache_key)
         if cached is None:
             if status is not None and status != SELECTABLE and status not in STATUSES:
@@ -109,12 +110,15 @@ class CatalogIndex:
                     )
                 )
                 and (include_internal or not model.is_internal_only)
+                and (include_pro or not model.is_pro)
                 and capabilities <= model.capabilities
             )
             self._list_cache[cache_key] = cached  # racing threads compute the same tuple
         return list(cached)
 
-    def search(self, query: str, *, limit: int = 20, include_unselectable: bool = False) -> list[ModelConfig]:
+    def search(
+        self, query: str, *, limit: int = 20, include_unselectable: bool = False, include_pro: bool = True
+    ) -> list[ModelConfig]:
         """Public models matching ``query``, best first: selectable ones, and others if asked.
 
         Ranked by level: exact id (with or without its provider prefix), exact name, id
@@ -124,7 +128,11 @@ class CatalogIndex:
         id. :mod:`.search_index` has the details.
         """
         return self._search_index().search(
-            query, limit, include_unselectable=include_unselectable, day=datetime.now(UTC).date()
+            query,
+            limit,
+            include_unselectable=include_unselectable,
+            include_pro=include_pro,
+            day=datetime.now(UTC).date(),
         )
 
     def _search_index(self) -> SearchIndex:

@@ -212,6 +212,7 @@ class SearchIndex:
         "_models",
         "_names",
         "_postings",
+        "_pro",
         "_substring",
         "_word_keys",
         "_word_memo",
@@ -226,6 +227,7 @@ class SearchIndex:
         self._models: tuple[ModelConfig, ...] = tuple(ordered)
         self._dated = any(model.deprecation_date is not None for model in ordered)
         self._flags: tuple[date, bytes] | None = None
+        self._pro = bytes([model.is_pro for model in ordered])
         count = len(ordered)
         positions = list(range(count))
 
@@ -266,17 +268,25 @@ class SearchIndex:
         return len(self._models)
 
     def search(
-        self, query: str, limit: int = 20, *, include_unselectable: bool = False, day: date
+        self,
+        query: str,
+        limit: int = 20,
+        *,
+        include_unselectable: bool = False,
+        include_pro: bool = True,
+        day: date,
     ) -> list[ModelConfig]:
         """The best ``limit`` models for ``query``, best first.
 
         ``day`` (UTC) decides which models are selectable: past its deprecation date a model is
-        not. Without ``include_unselectable`` only selectable models are returned.
+        not. Without ``include_unselectable`` only selectable models are returned; without
+        ``include_pro``, no pro model.
         """
         if limit <= 0:
             return []
         needle = fold(query)
         selectable = self._selectable_on(day)
+        pro = None if include_pro else self._pro
         levels: Iterable[Iterable[int]] = self._levels(needle) if needle else (range(len(self._models)),)
         picked: list[int] = []
         seen: set[int] = set()
@@ -286,7 +296,7 @@ class SearchIndex:
             # resellers): after that group's selectable ones, before the next group's.
             held: list[int] = []
             for position in level:
-                if position in seen:
+                if position in seen or (pro is not None and pro[position]):
                     continue
                 seen.add(position)
                 if held and position >= first_party_count and held[0] < first_party_count:

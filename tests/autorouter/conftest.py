@@ -22,6 +22,7 @@ def make_model(
     internal: bool = False,
     hosts: tuple[str, ...] = (),
     name: str | None = None,
+    pro: bool = False,
 ) -> ModelConfig:
     """A catalog model. ``price`` is the average price (input = output) or an (input, output) pair."""
     input_price, output_price = (price, price) if isinstance(price, str) else price
@@ -35,6 +36,7 @@ def make_model(
         capabilities=frozenset(capabilities),
         status=status,
         is_internal_only=internal,
+        is_pro=pro,
         host_order=hosts,
     )
 

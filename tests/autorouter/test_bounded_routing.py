@@ -71,6 +71,7 @@ def random_catalog(rng: random.Random, size: int) -> tuple[tuple, dict[str, Prof
             context_window=rng.choice(WINDOWS),
             status=rng.choices(("active", "beta", "deprecated"), weights=(80, 10, 10))[0],
             internal=rng.random() < 0.05,
+            pro=rng.random() < 0.15,
             hosts=rng.choice(((), (), ("groq",), ("cerebras", "groq"))),
         )
         if rng.random() < 0.1:  # from today on, a deprecation date makes a model unselectable
@@ -130,6 +131,7 @@ def random_classification(rng: random.Random) -> Classification:
         complexity=rng.choice(COMPLEXITIES),
         needs_vision=rng.random() < 0.25,
         needs_long_context=rng.random() < 0.2,
+        needs_image_generation=rng.random() < 0.1,
         needs_reasoning=rng.random() < 0.4,
         high_stakes=high_stakes,
         domain="medical" if high_stakes else None,
@@ -210,13 +212,20 @@ def test_the_bounded_path_decides_as_the_exhaustive_one_on_random_catalogs(monke
         size = rng.choice((0, 3, 40, 150, 300, 400))
         catalog, profiles = random_catalog(rng, size)
         settings = random_settings(rng, catalog)
-        index = RoutingIndex.build(catalog, profiles, settings, day=TODAY)
+        user_tier = rng.choice(("free", "pro"))
+        index = RoutingIndex.build(catalog, profiles, settings, day=TODAY, user_tier=user_tier)
         for message_number in range(10):
             call = random_call(rng, catalog, message_number)
             keep = rng.choice((1, 3, KEPT_CANDIDATES))
             message = f"message {catalog_number}-{message_number}"
             exhaustive = decide(
-                message, catalog=catalog, profiles=profiles, settings=settings, today=TODAY, **call
+                message,
+                catalog=catalog,
+                profiles=profiles,
+                settings=settings,
+                today=TODAY,
+                user_tier=user_tier,
+                **call,
             )
             bounded = decide_bounded(message, index=index, keep=keep, **call)
             assert_same_decision(bounded, exhaustive, keep=keep, call=call)

@@ -109,3 +109,25 @@ def test_a_question_without_topic_keywords_is_factual():
     assert run("What dose of ibuprofen is safe with my blood pressure medication?").primary == "factual"
     assert run("Is Pluto bigger than the Moon?").primary == "factual"
     assert run("mmh ok").primary == "conversation"
+
+
+@pytest.mark.parametrize(
+    ("message", "asks"),
+    [
+        ("Draw me a cat wearing a tiny hat", True),
+        ("please draw a dragon over a castle", True),
+        ("Generate an image of a sunset over Lisbon", True),
+        ("make a logo for my bakery, warm colors", True),
+        ("Could you illustrate a children's book page with a fox?", True),
+        ("What breed is the dog in this photo?", False),
+        ("Describe the attached screenshot", False),
+        ("Draw conclusions from these survey results", False),
+        ("How do I draw a line in matplotlib?", False),
+        ("Create a pie chart of sales by region in Excel", False),
+        ("Sketch out a plan for the product launch", False),
+    ],
+)
+def test_asking_for_an_image_is_told_from_asking_about_one(message, asks):
+    classification = run(message, has_attachments="photo" in message or "screenshot" in message)
+    assert classification.needs_image_generation is asks
+    assert classification.to_dict()["needs_image_generation"] is asks

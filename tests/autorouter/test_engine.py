@@ -208,13 +208,47 @@ def test_long_context_needs_the_long_context_threshold(defaults):
     assert excluded(decision) == {"x:short": "long_context"}
 
 
-def test_image_generation_models_only_for_multimodal_tasks(defaults):
-    catalog = [make_model("x:painter", capabilities=("image-generation", "vision")), make_model("x:writer")]
+def test_image_generation_models_only_when_an_image_is_asked_for(defaults):
+    catalog = [
+        make_model("x:painter", capabilities=("image-generation", "vision")),
+        make_model("x:seer", capabilities=("vision",)),
+        make_model("x:writer"),
+    ]
     profiles = {model.id: make_profile() for model in catalog}
     text = route(catalog, profiles, defaults, classification=make_classification(primary="creative"))
     assert excluded(text) == {"x:painter": "image_generation"}
-    image = route(catalog, profiles, defaults, classification=make_classification(primary="multimodal"))
-    assert excluded(image) == {}
+    # Understanding an attached image is vision: never an image-generation model (both are
+    # "multimodal" tasks, not the same need).
+    looking = make_classification(primary="multimodal", needs_vision=True)
+    assert excluded(route(catalog, profiles, defaults, classification=looking)) == {
+        "x:painter": "image_generation",
+        "x:writer": "vision",
+    }
+    drawing = make_classification(primary="multimodal", needs_image_generation=True)
+    decision = route(catalog, profiles, defaults, classification=drawing)
+    assert decision.model_id == "x:painter"
+    assert excluded(decision) == {"x:seer": "no_image_generation", "x:writer": "no_image_generation"}
+
+
+def test_pro_models_are_routed_to_pro_users_only_and_internal_ones_never(defaults):
+    catalog = [
+        make_model("x:pro", "5", pro=True),
+        make_model("x:internal", "5", internal=True),
+        make_model("x:open", "5"),
+    ]
+    profiles = {
+        "x:pro": make_profile(quality=99, default=99),
+        "x:internal": make_profile(quality=99, default=99),
+    }
+    profiles["x:open"] = make_profile()
+    free = route(catalog, profiles, defaults)
+    assert free.model_id == "x:open"
+    assert excluded(free) == {"x:pro": "pro_only", "x:internal": "internal_only"}
+    assert "free tier" in str(free.to_dict()["excluded"])
+    pro = route(catalog, profiles, defaults, user_tier="pro")
+    assert pro.model_id == "x:pro"
+    assert excluded(pro) == {"x:internal": "internal_only"}
+    assert pro.inputs["user_tier"] == "pro"
 
 
 # --- tiers and fallbacks ---------------------------------------------------------

@@ -240,3 +240,34 @@ def test_route_command_with_the_saved_config_routes_over_the_saved_catalog(
     # Named as the previous model, it is kept among the candidates (only the best are kept).
     data = json.loads(call(CODING, "--source", "database", "--previous", "acme:coder-1", "--json"))
     assert "acme:coder-1" in {c["model_id"] for c in data["candidates"]}
+
+
+def test_route_applies_the_access_rule_and_tells_vision_from_image_generation(
+    router_db, database_source, editor, django_capture_on_commit_callbacks
+):
+    from models_registry.catalog.services import update_model
+    from models_registry.models import AIModel
+
+    first = route(CODING, seed_key="conversation-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        update_model(
+            AIModel.objects.get(model_id=first.model_id),
+            user=editor,
+            reason="now on the pro plan",
+            changes={"is_pro": True},
+        )
+    free = route(CODING, seed_key="conversation-1")
+    assert free.model_id != first.model_id and not free.model.is_pro
+    assert free.excluded_counts["pro_only"] == 1
+    assert route(CODING, seed_key="conversation-1", user_tier="pro").model_id == first.model_id
+    with pytest.raises(ValueError, match="user_tier must be one of"):
+        route(CODING, user_tier="platinum")
+    with pytest.raises(ValueError, match="route\\(\\) serves a user"):
+        route(CODING, user_tier=None)
+
+    looking = route("What breed is the dog in this photo?", has_attachments=True)
+    assert looking.classification.needs_vision and not looking.classification.needs_image_generation
+    assert looking.model.supports_vision and not looking.model.supports_image_generation
+    drawing = route("Please draw a watercolor fox sitting in the snow")
+    assert drawing.classification.needs_image_generation
+    assert drawing.model.supports_image_generation

@@ -50,9 +50,9 @@ def test_list_models_defaults_to_what_a_user_may_select(seeded, use, source):
     assert statuses == {"active", "beta"}
     assert not any(m.is_internal_only for m in selectable)
     assert "meta:llama-4-maverick" not in {m.id for m in selectable}
-    with_internal = registry.list_models(include_internal=True)
+    with_internal = registry.list_models(include_internal=True, user_tier=None)  # admin tools only
     assert "meta:llama-3.3-70b" in {m.id for m in with_internal}
-    assert len(registry.list_models(status=None, include_internal=True)) == 58
+    assert len(registry.list_models(status=None, include_internal=True, user_tier=None)) == 58
     assert {m.status for m in registry.list_models(status="deprecated")} == {"deprecated"}
     assert [m.id for m in selectable] == sorted(m.id for m in selectable)
 
@@ -151,3 +151,36 @@ def test_admin_tools_can_force_the_source(seeded, settings):
 def test_unknown_providers_list_nothing(seeded, settings):
     settings.MODELS_REGISTRY_SOURCE = "database"
     assert registry.list_models(provider="nobody") == []
+
+
+def test_one_access_rule_for_listing_and_search(seeded, use, editor, django_capture_on_commit_callbacks):
+    """Pro models for pro users only, internal-only models for no user, whatever the read."""
+    use("database")
+    with django_capture_on_commit_callbacks(execute=True):
+        update_model(
+            AIModel.objects.get(model_id="openai:gpt-5"),
+            user=editor,
+            reason="a pro plan model",
+            changes={"is_pro": True},
+        )
+
+    def ids(models):
+        return {model.id for model in models}
+
+    assert "openai:gpt-5" not in ids(registry.list_models())  # the default tier is free
+    assert "openai:gpt-5" not in ids(registry.list_models(user_tier="free", provider="openai"))
+    assert "openai:gpt-5" in ids(registry.list_models(user_tier="pro"))
+    assert "openai:gpt-5" in ids(registry.list_models(user_tier=None))  # admin tools
+    assert "openai:gpt-5" not in ids(registry.search_models("gpt-5", limit=50))
+    assert "openai:gpt-5" in ids(registry.search_models("gpt-5", limit=50, user_tier="pro"))
+    assert not any(m.is_internal_only for m in registry.list_models(user_tier="pro"))
+    assert not any(m.is_pro for m in registry.search_models("", limit=100))
+    # A pro model's lookup by id still works: the chat app may check a user's saved choice.
+    assert registry.get_model("openai:gpt-5").is_pro
+
+    with pytest.raises(ValueError, match="user_tier must be one of 'free', 'pro'"):
+        registry.list_models(user_tier="gold")
+    with pytest.raises(ValueError, match="user_tier must be one of"):
+        registry.search_models("gpt", user_tier="enterprise")
+    with pytest.raises(ValueError, match="internal-only models are never offered to users"):
+        registry.list_models(include_internal=True, user_tier="pro")
