@@ -488,7 +488,7 @@ class ModelProfileAdmin(AuditedAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # a model without a profile is never routed to; set low scores instead
+        return False  # a deleted profile would be replaced by a derived one; set low scores instead
 
     def get_changelist_form(self, request: HttpRequest, **kwargs: Any):
         return super().get_changelist_form(request, form=ProfileRowForm, **kwargs)

@@ -85,6 +85,10 @@ class Candidate:
     def terms(self) -> tuple[Term, ...]:
         return describe(self.points, self._profile, self._features, self._context)
 
+    @property
+    def profile(self) -> Profile:
+        return self._profile
+
     def __repr__(self) -> str:
         return f"Candidate({self.model_id!r}, tier={self.tier!r}, score={self.score:.2f})"
 
@@ -95,6 +99,8 @@ class Candidate:
             "average_price": format_money(self.average_price),
             "score": round(self.score, 4),
             "terms": [term.to_dict() for term in self.terms],
+            # Set when the router derived the model's profile (no editor has written one yet).
+            "derived_profile": self._profile.derived or None,
         }
 
 

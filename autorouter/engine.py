@@ -50,6 +50,7 @@ from .decision import (
     Decision,
     Exclusion,
 )
+from .derived import with_derived_profiles
 from .scoring import NEUTRAL_BIAS, context_for, features_for, score_points
 from .tiers import message_key, nearest_tier, roll_for, tier_for_roll
 from .types import TIERS, Classification, Profile, RouterSettings
@@ -192,9 +193,11 @@ def _explain(
             f"so the conversation stays on it."
         )
     top = ", ".join(f"{term.name} {term.points:+.1f}" for term in chosen.terms)
+    derived = chosen.profile.derived
     return (
         f"{what}. {eligible_count} eligible, {excluded_count} left out. Tier {tier} ({tier_reason}); "
         f"{chosen.model_id} has the best score there: {chosen.score:.1f} ({top})."
+        + (f" Its profile is derived ({derived}): no editor has profiled it yet." if derived else "")
     )
 
 
@@ -321,6 +324,7 @@ def decide(
         today = datetime.now(UTC).date()
 
     catalog = list(catalog)
+    profiles = with_derived_profiles(catalog, profiles, settings)  # a new model is routable at once
     context = context_for(
         classification,
         settings,

@@ -55,6 +55,7 @@ from .decision import (
     Decision,
     Exclusion,
 )
+from .derived import with_derived_profiles
 from .engine import (
     build_decision,
     check_arguments,
@@ -151,6 +152,9 @@ class RoutingIndex:
     # When the next scheduled price of any model takes effect (its tier and cost term change
     # then, with no write): the index is stale from that moment. None: no price is scheduled.
     prices_until: datetime | None = None
+    # The profiles as given (the snapshot's object, the cache's key); ``profiles`` adds the
+    # derived ones of the models nobody profiled (:mod:`.derived`).
+    given_profiles: Mapping[str, Profile] | None = None
     # (primary, secondary or None) → per cell: its entries by category points (best first, then
     # id) and those points. Built on first use; racing threads build equal lists.
     _orderings: dict = field(default_factory=dict, repr=False)
@@ -167,6 +171,7 @@ class RoutingIndex:
         user_tier: str = FREE,
     ) -> RoutingIndex:
         now = now or datetime.now(UTC)
+        given, profiles = profiles, with_derived_profiles(models, profiles, settings)
         by_id: dict[str, ModelConfig] = {}
         standing: Counter[str] = Counter()
         routable: dict[str, _Entry] = {}
@@ -224,6 +229,7 @@ class RoutingIndex:
             max_speed=max((abs(features.speed_points) for features in features_of), default=0.0),
             prices_until=_next_price_change(models, now),
             user_tier=user_tier,
+            given_profiles=given,
         )
 
     def ordering(self, primary: str, secondary: str | None) -> list[tuple[tuple[_Entry, ...], array]]:
@@ -361,7 +367,7 @@ def _same_snapshot(
     profiles: Mapping[str, Profile],
     settings: RouterSettings,
 ) -> bool:
-    return index.models is models and index.profiles is profiles and index.settings is settings
+    return index.models is models and index.given_profiles is profiles and index.settings is settings
 
 
 def clear_routing_indexes() -> None:

@@ -86,6 +86,9 @@ class Profile:
 
     quality: int
     scores: Mapping[str, int] = field(default_factory=dict)
+    # Empty for an editor's profile; for one the router derived (a model nobody has profiled yet,
+    # see autorouter.derived), the rule that made it.
+    derived: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scores", MappingProxyType(dict(self.scores)))

@@ -371,7 +371,9 @@ def test_a_decision_stays_small_at_5000_models(big_catalog, defaults):
 
 def test_few_eligible_models_are_scored_directly(big_catalog, defaults):
     catalog, profiles = big_catalog
-    catalog = catalog[:2000]  # images and a 2M window: a few dozen models
+    # Images and a 2M window: a few dozen of the profiled models (the others would take derived
+    # profiles and be eligible too).
+    catalog = tuple(model for model in catalog[:2000] if model.id in profiles)
     index = RoutingIndex.build(catalog, profiles, defaults, day=TODAY)
     classification = make_classification(needs_vision=True, needs_long_context=True, primary="coding")
     call = {"classification": classification, "context_tokens": 1_500_000, "seed_key": "k"}

@@ -180,10 +180,45 @@ def test_excluded_models_are_left_out(defaults):
     assert decision.model_id == "x:ok"
 
 
-def test_models_without_a_profile_are_left_out(defaults):
-    catalog = [make_model("x:new"), make_model("x:ok")]
-    decision = route(catalog, {"x:ok": make_profile()}, defaults)
-    assert excluded(decision) == {"x:new": "no_profile"}
+def test_a_model_without_a_profile_is_routed_with_a_derived_one(defaults):
+    """A model added by form, import or sync is routable at once, and says its profile is derived."""
+    catalog = [make_model("x:new", "5"), make_model("x:ok", "5")]
+    decision = route(catalog, {"x:ok": make_profile(quality=40, default=40)}, defaults)
+    assert excluded(decision) == {}
+    new = next(candidate for candidate in decision.candidates if candidate.model_id == "x:new")
+    assert new.profile.derived == "mean of 1 x premium-tier profile(s)"
+    assert new.to_dict()["derived_profile"] == "mean of 1 x premium-tier profile(s)"
+    assert new.profile.quality == 40 and new.profile.score("coding") == 40
+    ok = next(candidate for candidate in decision.candidates if candidate.model_id == "x:ok")
+    assert ok.to_dict()["derived_profile"] is None
+
+
+def test_derived_profiles_follow_the_documented_rules_in_order(defaults):
+    from autorouter.derived import with_derived_profiles
+
+    catalog = [
+        make_model("openai:gpt-9", "5"),
+        make_model("azure:gpt-9", "5"),  # 1. the same model elsewhere
+        make_model("openai:gpt-9-pro", "6"),  # 2. its provider's premium-tier profiles
+        make_model("openai:gpt-9-lite", "0.1"),  # 3. the cheap tier's (openai has no cheap profile)
+        make_model("acme:cheap-one", "0.1"),
+        make_model("newco:big", "6"),  # 3. the premium tier's mean
+        make_model("newco:mid", "1.5"),  # 4. nothing profiled in the mid tier: neutral
+    ]
+    given = {
+        "openai:gpt-9": make_profile(quality=90, default=80, coding=95),
+        "acme:cheap-one": make_profile(quality=41, default=30),
+    }
+    completed = with_derived_profiles(catalog, given, defaults)
+    assert completed["openai:gpt-9"] is given["openai:gpt-9"]  # an editor's profile always wins
+    assert completed["azure:gpt-9"].derived == "same model as openai:gpt-9"
+    assert completed["azure:gpt-9"].scores == given["openai:gpt-9"].scores
+    assert completed["openai:gpt-9-pro"].derived == "mean of 1 openai premium-tier profile(s)"
+    assert completed["openai:gpt-9-lite"].derived == "mean of 1 cheap-tier profile(s)"
+    assert completed["openai:gpt-9-lite"].quality == 41
+    assert completed["newco:big"].derived == "mean of 1 premium-tier profile(s)"
+    assert (completed["newco:mid"].derived, completed["newco:mid"].quality) == ("neutral default", 50)
+    assert with_derived_profiles(catalog, given, defaults) == completed  # deterministic
 
 
 def test_context_window_must_fit_the_context_with_the_buffer(defaults):

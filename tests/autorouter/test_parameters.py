@@ -243,8 +243,8 @@ def test_high_stakes_domains(with_settings):
 
 
 def test_fallback_model(with_settings):
-    catalog = [make_model("x:only", status="deprecated"), make_model("x:spare")]
-    profiles = {"x:only": make_profile()}  # x:spare has no profile: nothing is eligible
+    catalog = [make_model("x:only", status="deprecated"), make_model("x:spare", internal=True)]
+    profiles = {"x:only": make_profile()}  # x:spare is internal only: nothing is eligible
     assert route(catalog, profiles, with_settings()).model_id == "openai:gpt-5-mini"
     changed = route(catalog, profiles, with_settings(fallback_model_id="x:spare"))
     assert changed.model_id == "x:spare"

@@ -108,7 +108,7 @@ class FaultProxy:
                     break
                 self._relaying.wait()
                 target.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: the other pump closed this socket (fd -1) meanwhile
             pass
         finally:
             for sock in (source, target):
