@@ -155,6 +155,7 @@ class RouterConfigAdmin(AuditedAdmin):
             "Tier weights (each row adds up to 1)",
             {"fields": tuple(WEIGHT_FIELDS.values())},
         ),
+        ("Tier choice", {"fields": ("tier_mode", ("mid_difficulty", "premium_difficulty"))}),
         (
             "Scoring details",
             {"fields": ("speed_bonuses", "secondary_share", "research_providers")},

@@ -9,6 +9,7 @@ decision can say why.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -200,6 +201,33 @@ IMAGE_REQUEST = re.compile(
 )
 
 
+# Categories whose messages are harder for a weak model, whatever their length.
+HARD_CATEGORIES = frozenset({"coding", "reasoning", "analysis", "research"})
+COMPLEXITY_LEVEL = {"simple": 0.0, "moderate": 0.5, "complex": 1.0}
+
+
+def difficulty_of(
+    *, complexity: str, words: int, complex_hits: int, needs_reasoning: bool, code: bool, primary: str
+) -> float:
+    """A message's difficulty from 0 to 1, from the classifier's signals (deterministic).
+
+    ``0.45 * complexity level (simple 0, moderate 0.5, complex 1) + 0.2 * length (log of the words,
+    full at 300) + 0.15 * complexity markers (full at 3) + 0.1 * needs reasoning + 0.05 * code +
+    0.05 * a hard category (coding, reasoning, analysis, research)``, rounded to 3 places. The
+    level keeps the order of the three labels; the rest orders the messages within one.
+    """
+    length = min(1.0, math.log1p(words) / math.log1p(300))
+    score = (
+        0.45 * COMPLEXITY_LEVEL[complexity]
+        + 0.2 * length
+        + 0.15 * min(1.0, complex_hits / 3)
+        + 0.1 * needs_reasoning
+        + 0.05 * code
+        + 0.05 * (primary in HARD_CATEGORIES)
+    )
+    return round(min(1.0, max(0.0, score)), 3)
+
+
 def asks_for_image(message: str) -> bool:
     """Whether the user asks for an image to be made (image generation, not vision)."""
     return IMAGE_REQUEST.search(message) is not None
@@ -329,6 +357,16 @@ def classify(
         action = "keep" if follow_up else "change"
         signals.append("follow-up" if follow_up else "new topic")
 
+    difficulty = difficulty_of(
+        complexity=complexity,
+        words=words,
+        complex_hits=complex_hits,
+        needs_reasoning=needs_reasoning,
+        code=bool(CODE_FENCE.search(text)),
+        primary=primary,
+    )
+    signals.append(f"difficulty {difficulty:.3f}")
+
     top = counts.get(primary, 0)
     runner_up = counts.get(secondary, 0) if secondary else 0
     confidence = 0.3 if not ranked else min(0.95, 0.5 + 0.1 * (top - runner_up) + 0.05 * top)
@@ -339,6 +377,7 @@ def classify(
         complexity=complexity,
         needs_vision=has_attachments,
         needs_image_generation=asks_for_image(text),
+        difficulty=difficulty,
         needs_long_context=needs_long_context,
         needs_reasoning=needs_reasoning,
         high_stakes=domain is not None,

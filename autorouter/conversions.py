@@ -39,6 +39,9 @@ def settings_from_row(row: RouterConfig) -> RouterSettings:
         secondary_share=float(row.secondary_share),
         cost_penalty_points=float(row.cost_penalty_points),
         research_providers=tuple(row.research_providers),
+        tier_mode=row.tier_mode,
+        mid_difficulty=row.mid_difficulty,
+        premium_difficulty=row.premium_difficulty,
     )
 
 
@@ -70,6 +73,9 @@ def field_values_from_settings(settings: RouterSettings) -> dict[str, Any]:
         "context_buffer": settings.context_buffer,
         "long_context_threshold": settings.long_context_threshold,
         "high_stakes_domains": list(settings.high_stakes_domains),
+        "tier_mode": settings.tier_mode,
+        "mid_difficulty": settings.mid_difficulty,
+        "premium_difficulty": settings.premium_difficulty,
     }
     for complexity in COMPLEXITIES:
         for tier in TIERS:

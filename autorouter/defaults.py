@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .types import CATEGORIES, COMPLEXITIES, TIERS, Profile, RouterSettings
+from .types import CATEGORIES, COMPLEXITIES, TIER_MODES, TIERS, Profile, RouterSettings
 
 PROFILES_FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "model_profiles.json"
 
@@ -133,6 +133,10 @@ def settings_errors(settings: RouterSettings) -> dict[str, list[str]]:
             add(f"{complexity}_weights", f"{complexity.capitalize()} weights must be zero or more.")
         elif sum((weights.get(tier, Decimal(0)) for tier in TIERS), Decimal(0)) != 1:
             add(f"{complexity}_weights", f"{complexity.capitalize()} weights must add up to 1.")
+    if settings.tier_mode not in TIER_MODES:
+        add("tier_mode", f"One of {', '.join(TIER_MODES)}.")
+    if not 0 <= settings.mid_difficulty <= settings.premium_difficulty <= 1:
+        add("premium_difficulty", "Difficulties from 0 to 1, the mid threshold at most the premium one.")
     if settings.context_buffer < 1:
         add("context_buffer", "Must be at least 1 (1.2 = a 20% safety margin).")
     if settings.max_retries < 0:

@@ -149,10 +149,13 @@ def counted(counts: Mapping[str, int]) -> Mapping[str, int]:
 def pick_tier(
     classification: Classification, settings: RouterSettings, roll: Decimal, available: Collection[str]
 ) -> tuple[str | None, str]:
-    """The tier to choose in and why: premium for high stakes, else the roll; the nearest non-empty one."""
+    """The tier to choose in and why: premium for high stakes, else by difficulty (or the roll, in
+    ``"roll"`` mode); the nearest non-empty one."""
     weights = settings.weights_for(classification.complexity)
     if classification.high_stakes:
         wanted, reason = "premium", f"high-stakes: {classification.domain}"
+    elif settings.tier_mode == "difficulty":
+        wanted, reason = tier_for_difficulty(classification.difficulty, settings)
     else:
         wanted = tier_for_roll(weights, roll)
         reason = f"roll {roll} with {classification.complexity} weights " + "/".join(
@@ -164,6 +167,19 @@ def pick_tier(
     if tier != wanted:
         reason += f"; {wanted} is empty, nearest is {tier}"
     return tier, reason
+
+
+def tier_for_difficulty(difficulty: float, settings: RouterSettings) -> tuple[str, str]:
+    """The tier of a difficulty, and why: the harder the message, never the cheaper the tier."""
+    value = Decimal(str(difficulty))
+    if value >= settings.premium_difficulty:
+        return "premium", f"difficulty {difficulty:.3f} >= premium threshold {settings.premium_difficulty}"
+    if value >= settings.mid_difficulty:
+        return "mid", (
+            f"difficulty {difficulty:.3f} >= mid threshold {settings.mid_difficulty}, "
+            f"< premium threshold {settings.premium_difficulty}"
+        )
+    return "cheap", f"difficulty {difficulty:.3f} < mid threshold {settings.mid_difficulty}"
 
 
 def _explain(

@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .classifier import asks_for_image
+from .classifier import COMPLEXITY_LEVEL, classify
 from .types import ACTIONS, CATEGORIES, COMPLEXITIES, Classification, RouterSettings
 
 MAX_MESSAGE_CHARS = 8_000  # the classifier needs the gist, not a whole pasted document
@@ -220,8 +220,15 @@ def classify_with_llm(
                 has_attachments=has_attachments,
                 previous_model_id=previous_model_id,
             )
-            # Whether an image is to be made is read from the message itself, as locally.
-            return dataclasses.replace(parsed, needs_image_generation=asks_for_image(message))
+            # Whether an image is to be made is read from the message itself, as locally; the
+            # difficulty is the local one with the model's complexity level in place of the rules'.
+            local = classify(message, settings=settings, has_attachments=has_attachments)
+            shift = 0.45 * (COMPLEXITY_LEVEL[parsed.complexity] - COMPLEXITY_LEVEL[local.complexity])
+            return dataclasses.replace(
+                parsed,
+                needs_image_generation=local.needs_image_generation,
+                difficulty=round(min(1.0, max(0.0, local.difficulty + shift)), 3),
+            )
         # URLError and timeouts are OSErrors; a truncated response is an HTTPException
         except (OSError, ValueError, http.client.HTTPException, LLMClassifierError) as exc:
             last_error = _describe(exc)

@@ -125,6 +125,32 @@ class RouterConfig(Audited):
     complex_cheap_weight = _weight("complex", "cheap")
     complex_mid_weight = _weight("complex", "mid")
     complex_premium_weight = _weight("complex", "premium")
+    # How a tier is chosen
+    tier_mode = models.CharField(
+        "tier mode",
+        max_length=10,
+        choices=[
+            ("difficulty", "by difficulty: the hardest messages premium, the easiest cheap"),
+            ("roll", "a weighted roll per message, with its complexity's weights"),
+        ],
+        default="difficulty",
+        help_text="By difficulty, the tier weights are the target shares: calibrate_router sets the "
+        "thresholds that give them over recent traffic or a dataset.",
+    )
+    mid_difficulty = models.DecimalField(
+        "mid from difficulty",
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.345"),
+        help_text="Messages from this difficulty (0-1) on get at least the mid tier.",
+    )
+    premium_difficulty = models.DecimalField(
+        "premium from difficulty",
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.396"),
+        help_text="Messages from this difficulty (0-1) on get the premium tier.",
+    )
     # Scoring details
     speed_bonuses = models.JSONField(
         "speed bonuses",
@@ -252,6 +278,9 @@ PARAMETER_FIELDS: tuple[str, ...] = (
     "mid_threshold",
     "cost_penalty_points",
     *(name for names in WEIGHT_FIELDS.values() for name in names),
+    "tier_mode",
+    "mid_difficulty",
+    "premium_difficulty",
     "speed_bonuses",
     "secondary_share",
     "research_providers",

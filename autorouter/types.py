@@ -28,6 +28,7 @@ CATEGORIES: tuple[str, ...] = (
 )
 COMPLEXITIES: tuple[str, ...] = ("simple", "moderate", "complex")
 TIERS: tuple[str, ...] = ("cheap", "mid", "premium")
+TIER_MODES: tuple[str, ...] = ("difficulty", "roll")
 ACTIONS: tuple[str, ...] = ("keep", "change")
 
 
@@ -70,6 +71,14 @@ class RouterSettings:
     secondary_share: float
     cost_penalty_points: float
     research_providers: tuple[str, ...]
+    # How a tier is chosen: "difficulty" (the hardest messages premium, the easiest cheap, by the
+    # thresholds below; ``calibrate_router`` sets them so the tier weights become the shares) or
+    # "roll" (a weighted dice roll per message with its complexity's weights).
+    tier_mode: str = "difficulty"
+    mid_difficulty: Decimal = Decimal("0.345")  # from this difficulty on: mid
+    premium_difficulty: Decimal = Decimal("0.396")  # from this difficulty on: premium
+    # (The defaults: calibrate_router on fixtures/router_eval/prompts.jsonl's train split with the
+    # default tier weights.)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier_weights", _frozen_weights(self.tier_weights))
@@ -114,6 +123,9 @@ class Classification:
     signals: tuple[str, ...] = ()  # what the classifier matched, for the explanation
     # Asked to produce an image (not the same need as understanding an attached one: vision).
     needs_image_generation: bool = False
+    # How hard the message is, 0 (trivial) to 1 (hardest): orders messages for the tiers
+    # (RouterSettings.tier_mode "difficulty"). See autorouter.classifier.difficulty_of.
+    difficulty: float = 0.5
 
     def to_dict(self) -> dict:
         return {
@@ -122,6 +134,7 @@ class Classification:
             "complexity": self.complexity,
             "needs_vision": self.needs_vision,
             "needs_image_generation": self.needs_image_generation,
+            "difficulty": self.difficulty,
             "needs_long_context": self.needs_long_context,
             "needs_reasoning": self.needs_reasoning,
             "high_stakes": self.high_stakes,

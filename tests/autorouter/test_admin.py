@@ -409,7 +409,8 @@ def test_viewers_may_search(router_db, as_viewer):
 
 def test_the_config_pickers_render_one_option_and_refuse_unknown_ids(config_db, as_editor):
     page = as_editor.get(CONFIG_URL).content.decode()
-    assert page.count("<option") == 2  # the router and the fallback model, nothing else
+    # The router and the fallback model, and the tier mode's two choices: nothing else.
+    assert page.count("<option") == 4
     assert f'data-ajax--url="{SEARCH_URL}"' in page and "admin/js/autocomplete.js" in page
     response = as_editor.post(
         CONFIG_URL, config_form_data(as_editor, router_model="acme:nope", reason="new router model")

@@ -49,6 +49,7 @@ def test_without_a_seed_key_the_message_fixes_the_roll(defaults, three_tiers):
 
 @pytest.mark.parametrize("complexity", ["simple", "moderate", "complex"])
 def test_over_10000_keys_tier_shares_follow_the_weights(defaults, three_tiers, complexity):
+    defaults = replace(defaults, tier_mode="roll")  # the weighted roll
     catalog, profiles = three_tiers
     classification = make_classification(complexity=complexity)
     counts = Counter(
@@ -60,6 +61,7 @@ def test_over_10000_keys_tier_shares_follow_the_weights(defaults, three_tiers, c
 
 
 def test_the_best_score_in_the_tier_wins_never_a_random_pick(defaults):
+    defaults = replace(defaults, tier_mode="roll")  # the weighted roll
     catalog = [make_model("x:weak", "0.5"), make_model("x:strong", "0.5"), make_model("x:mid", "2")]
     profiles = {
         "x:weak": make_profile(conversation=60),
@@ -107,6 +109,7 @@ def test_keep_sticks_to_the_previous_model_even_if_another_scores_higher(default
 
 
 def test_change_does_not_stick(defaults, three_tiers):
+    defaults = replace(defaults, tier_mode="roll")  # the weighted roll
     catalog, profiles = three_tiers
     change = make_classification(action="change")
     decisions = [
@@ -297,14 +300,13 @@ def test_high_stakes_goes_to_premium(defaults, three_tiers):
 
 
 def test_an_empty_tier_falls_back_to_the_nearest_non_empty_one(defaults):
+    defaults = replace(defaults, tier_mode="roll")  # the weighted roll
     catalog = [make_model("x:cheap", "0.5"), make_model("x:premium", "10")]  # no mid model
     profiles = {model.id: make_profile() for model in catalog}
     weights = {
         c: {"cheap": Decimal(0), "mid": Decimal(1), "premium": Decimal(0)}
         for c in ("simple", "moderate", "complex")
     }
-    from dataclasses import replace
-
     settings = replace(defaults, tier_weights=weights)
     decision = route(catalog, profiles, settings)
     # Both neighbours are one step away and weigh 0: the more capable tier wins the tie.

@@ -97,3 +97,14 @@ def test_evaluate_router_prints_the_report_and_refuses_a_bad_file(router_db, tmp
         call_command("evaluate_router", "--dataset", str(bad))
     with pytest.raises(CommandError, match="cannot read"):
         call_command("evaluate_router", "--dataset", str(tmp_path / "missing.jsonl"))
+
+
+def test_on_the_held_out_split_the_router_recovers_more_of_the_gap_than_random(router_db):
+    """Tiers by difficulty (thresholds calibrated on the train split): the hard prompts go to the
+    strong tier, so more of the weak→strong gap is recovered than random routing at that share."""
+    out = StringIO()
+    dataset = DATASET.parent / "weak_strong.jsonl"
+    call_command("evaluate_router", "--dataset", str(dataset), "--split", "test", "--json", stdout=out)
+    ws = json.loads(out.getvalue())["weak_strong"]
+    assert ws["examples"] >= 150
+    assert ws["gap_recovered"] > ws["random_gap_recovered"] + 0.10, ws

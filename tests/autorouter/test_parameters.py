@@ -161,18 +161,25 @@ def test_cost_penalty_points_scaled_by_cost_bias(with_settings):
 
 @pytest.mark.parametrize("complexity", ["simple", "moderate", "complex"])
 def test_tier_weights(with_settings, three_tiers, complexity, defaults):
+    """In roll mode the weights are the odds of each tier."""
     catalog, profiles = three_tiers
     classification = make_classification(complexity=complexity)
     weights = {c: dict(defaults.tier_weights[c]) for c in ("simple", "moderate", "complex")}
     weights[complexity] = {"cheap": Decimal(0), "mid": Decimal(0), "premium": Decimal(1)}
     keys = [f"key-{i}" for i in range(50)]
     before = {
-        route(catalog, profiles, with_settings(), classification=classification, seed_key=k).tier
+        route(
+            catalog, profiles, with_settings(tier_mode="roll"), classification=classification, seed_key=k
+        ).tier
         for k in keys
     }
     after = {
         route(
-            catalog, profiles, with_settings(tier_weights=weights), classification=classification, seed_key=k
+            catalog,
+            profiles,
+            with_settings(tier_weights=weights, tier_mode="roll"),
+            classification=classification,
+            seed_key=k,
         ).tier
         for k in keys
     }
