@@ -127,6 +127,29 @@ class Classification:
     # (RouterSettings.tier_mode "difficulty"). See autorouter.classifier.difficulty_of.
     difficulty: float = 0.5
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Classification:
+        """The classification a decision stored (``to_dict()``); ``ValueError`` if it cannot be one.
+        Entries logged before a field existed take its default."""
+        try:
+            return cls(
+                primary=str(data["primary"]),
+                secondary=data.get("secondary"),
+                complexity=str(data["complexity"]),
+                needs_vision=bool(data["needs_vision"]),
+                needs_long_context=bool(data["needs_long_context"]),
+                needs_reasoning=bool(data["needs_reasoning"]),
+                high_stakes=bool(data["high_stakes"]),
+                domain=data.get("domain"),
+                action=str(data["action"]),
+                confidence=float(data["confidence"]),
+                signals=tuple(data.get("signals") or ()),
+                needs_image_generation=bool(data.get("needs_image_generation", False)),
+                difficulty=float(data.get("difficulty", 0.5)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a stored classification: {exc!r}") from None
+
     def to_dict(self) -> dict:
         return {
             "primary": self.primary,

@@ -1,0 +1,140 @@
+"""``manage.py replay_router [--days N | --from DATE [--to DATE]] [--config live|defaults] [--json]``.
+
+Re-decides the routing decisions logged in a date range (UTC days) with a config, from their
+stored inputs (no message text is kept or needed), and reports what would change
+(:mod:`autorouter.replay`). Writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Sum
+
+from autorouter.decision import Decision
+from autorouter.derived import with_derived_profiles
+from autorouter.models import DecisionLog
+from autorouter.replay import Logged, replay
+from autorouter.router import route_with_state
+from autorouter.state import DATABASE, DEFAULTS, state_from
+from autorouter.types import Classification
+from models_registry import registry
+from models_registry.usage.models import UsageRecord
+
+CONFIGS = {"live": DATABASE, "defaults": DEFAULTS}
+MAX_DECISIONS = 200_000
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+class Command(BaseCommand):
+    help = "Replay the logged routing decisions of a date range with a config and report what changes."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--days", type=int, default=7, help="The last N days, today included (default 7)."
+        )
+        parser.add_argument(
+            "--from", dest="first", metavar="YYYY-MM-DD", help="First UTC day (instead of --days)."
+        )
+        parser.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="Last UTC day (default: today).")
+        parser.add_argument("--config", choices=sorted(CONFIGS), default="live")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        today = datetime.now(UTC).date()
+        last = _day(options["last"]) if options["last"] else today
+        if options["first"]:
+            first = _day(options["first"])
+        elif options["days"] < 1:
+            raise CommandError("--days must be at least 1.")
+        else:
+            first = last - timedelta(days=options["days"] - 1)
+        if first > last:
+            raise CommandError("the range ends before it starts.")
+        start = datetime.combine(first, time(), tzinfo=UTC)
+        end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+        rows = DecisionLog.objects.filter(created_at__gte=start, created_at__lt=end).order_by("id")
+        if rows.count() > MAX_DECISIONS:
+            raise CommandError(f"more than {MAX_DECISIONS:,} decisions in the range: replay a shorter one.")
+        tokens = {
+            row["decision_id"]: (row["input"] or 0, row["output"] or 0)
+            for row in UsageRecord.objects.filter(decision_id__in=rows.values("id"))
+            .values("decision_id")
+            .annotate(input=Sum("input_tokens"), output=Sum("output_tokens"))
+        }
+        entries, skipped = [], 0
+        for log_id, model_id, tier, stored in rows.values_list(
+            "id", "model_id", "tier", "decision"
+        ).iterator():
+            try:
+                classification = Classification.from_dict(stored["classification"])
+                inputs = dict(stored.get("inputs") or {}, seed_key=stored["seed_key"])
+            except (ValueError, KeyError, TypeError):
+                skipped += 1
+                continue
+            entries.append(Logged(log_id, model_id, tier, classification, inputs, tokens.get(log_id)))
+
+        state = state_from(CONFIGS[options["config"]])
+        catalog = registry.catalog_index(source="database" if state.source == DATABASE else None)
+        profiles = with_derived_profiles(catalog.models, state.profiles, state.settings)
+
+        def decide(entry: Logged) -> Decision:
+            inputs = entry.inputs
+            return route_with_state(
+                state,
+                "",
+                previous_model_id=inputs.get("previous_model_id"),
+                has_attachments=bool(inputs.get("has_attachments")),
+                context_tokens=int(inputs.get("context_tokens") or 0),
+                cost_bias=int(inputs.get("cost_bias", 50)),
+                speed_bias=int(inputs.get("speed_bias", 50)),
+                exclude=tuple(inputs.get("exclude") or ()),
+                seed_key=str(inputs["seed_key"]),
+                classification=entry.classification,
+                user_tier=inputs.get("user_tier") or "free",
+                log=False,
+            )
+
+        def price(model_id: str, counts: tuple[int, int]) -> Decimal | None:
+            try:
+                return registry.calculate_cost(model_id, input_tokens=counts[0], output_tokens=counts[1])
+            except (LookupError, ValueError):
+                return None
+
+        report = replay(entries, decide, profiles=profiles, price=price)
+        report.update(config=options["config"], first_day=str(first), last_day=str(last), unreadable=skipped)
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+            return
+        write = self.stdout.write
+        write(
+            f"{report['decisions']} decisions logged {first} to {last} (UTC), "
+            f"replayed with the {options['config']} config"
+        )
+        write(f"changed: {report['changed']}")
+        write(f"tiers before: {report['tiers_before']}")
+        write(f"tiers after:  {report['tiers_after']}")
+        write(f"models after: {dict(list(report['models_after'].items())[:8])}")
+        write(f"mean quality change of the chosen models: {report['mean_quality_change']:+.2f} points")
+        write(
+            f"cost of the {report['priced_calls']} calls with usage: {report['cost_before_usd']} USD -> "
+            f"{report['cost_after_usd']} USD ({report['cost_change_usd']})"
+        )
+        for item in report["changed_sample"][:10]:
+            write(
+                f"  #{item['log_id']} {item['category']} d={item['difficulty']:.3f}: "
+                f"{item['before']['model_id']} ({item['before']['tier']}) -> "
+                f"{item['after']['model_id']} ({item['after']['tier']}: {item['after']['why']})"
+            )
+        if skipped:
+            write(f"{skipped} entries could not be read and were skipped.")
