@@ -415,6 +415,7 @@ def _candidate_rows(decision: Any, previous_model_id: str = "") -> list[dict[str
                 "score": candidate.score,
                 "chosen": candidate.model_id == decision.model_id,
                 "in_tier": candidate.tier == decision.tier,
+                "derived_profile": candidate.profile.derived,
                 "terms": [
                     {"points": terms[name].points, "detail": terms[name].detail} if name in terms else None
                     for name in TERM_COLUMNS
@@ -687,6 +688,7 @@ def _logged_candidate_rows(data: dict[str, Any], eligible: int) -> list[dict[str
                 "score": candidate.get("score"),
                 "chosen": candidate.get("model_id") == chosen,
                 "in_tier": candidate.get("tier") == data.get("tier"),
+                "derived_profile": candidate.get("derived_profile") or "",
                 "terms": [
                     {"points": terms[name].get("points"), "detail": terms[name].get("detail")}
                     if name in terms

@@ -191,3 +191,18 @@ def test_the_decision_page_stays_read_only(logged, client, viewer):
     client.force_login(viewer)
     assert client.post(page_url(decision.log_id), {}).status_code == 403
     assert 'name="_save"' not in client.get(page_url(decision.log_id)).content.decode()
+
+
+def test_a_candidate_routed_with_a_derived_profile_is_marked(router_db, client, viewer, settings):
+    """A model nobody has profiled yet is routed with a derived profile: its row says so."""
+    settings.AUTOROUTER_DECISION_LOG_RATE = 1
+    decision = route("hello there", subject="user-1")
+    entry = DecisionLog.objects.get(pk=decision.log_id)
+    stored = entry.decision
+    stored["candidates"][0]["derived_profile"] = "same model as openai:gpt-5"
+    entry.decision = stored
+    entry.save(update_fields=["decision"])
+    client.force_login(viewer)
+    page = client.get(page_url(decision.log_id)).content.decode()
+    assert page.count('class="derived-profile"') == 1
+    assert 'title="No editor has profiled it yet: same model as openai:gpt-5">derived profile' in page
