@@ -23,11 +23,12 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 os.environ["MODELS_REGISTRY_SOURCE"] = "database"
 os.environ["AUTOROUTER_CLASSIFIER"] = "local"
 os.environ["AUTOROUTER_DECISION_LOG_RATE"] = "0"
-from _bench_setup import start_django, throwaway_database
+from _bench_setup import ROOT, start_django, throwaway_database
 
 start_django("router-bench")
 
@@ -190,6 +191,48 @@ def report_hostile(rounds: int = 20) -> None:
         )
 
 
+def report_tiers_by_difficulty() -> None:
+    """The project's labelled set (fixtures/router_eval): the local classifier's latency per prompt
+    and accuracy on the test split, and the tier shares the calibrated thresholds give there
+    against the shares the tier weights ask for."""
+    from autorouter.calibration import calibrate, target_shares
+
+    settings = database_state().settings
+    lines = (ROOT / "fixtures" / "router_eval" / "prompts.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines]
+    test = [row for row in rows if row["split"] == "test"]
+    samples, found = [], []
+    for row in test:
+        started = time.perf_counter()
+        classification = classify(
+            row["prompt"], settings=settings, has_attachments=row.get("needs") == "vision"
+        )
+        samples.append(time.perf_counter() - started)
+        found.append(classification)
+    category = sum(c.primary == row["category"] for c, row in zip(found, test, strict=True)) / len(test)
+    complexity = sum(c.complexity == row["complexity"] for c, row in zip(found, test, strict=True)) / len(
+        test
+    )
+    print(
+        f"local classifier on the {len(test)} test prompts: median {median_us(samples):5.1f} µs, "
+        f"p95 {p95_us(samples):5.1f} µs; category {category:.1%}, complexity {complexity:.1%}"
+    )
+    achieved = calibrate([(c.difficulty, c.complexity) for c in found], settings)
+    wanted = target_shares([c.complexity for c in found], settings)
+    mid, premium = settings.mid_difficulty, settings.premium_difficulty
+    shares = {
+        "cheap": sum(Decimal(str(c.difficulty)) < mid for c in found) / len(found),
+        "premium": sum(Decimal(str(c.difficulty)) >= premium for c in found) / len(found),
+    }
+    print(
+        f"tiers by difficulty (mid from {mid}, premium from {premium}) on the test split: cheap "
+        f"{shares['cheap']:.1%}, premium {shares['premium']:.1%}; the weights ask cheap "
+        f"{float(wanted['cheap']):.1%}, premium {float(wanted['premium']):.1%}; "
+        "calibrated on this split itself: mid from "
+        f"{achieved.mid_difficulty}, premium from {achieved.premium_difficulty}"
+    )
+
+
 def main() -> None:
     with throwaway_database():
         static = load_static_catalog()
@@ -198,6 +241,7 @@ def main() -> None:
         seed_profiles()
         print(f"router bench on {connection.vendor}, Python {sys.version.split()[0]}, local classifier")
         report("seeded catalog", 5_000)
+        report_tiers_by_difficulty()
         report_hostile()
         # The synthetic price map's 5,000 models (those the static catalog already has are skipped),
         # half of them with a router profile.
