@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .types import CATEGORIES, COMPLEXITIES, TIERS
@@ -123,6 +124,17 @@ def read_dataset(lines: Iterable[str], *, split: str | None = None) -> list[Exam
     if not examples:
         raise ValueError("the dataset has no example" + (f" in split {split!r}" if split else ""))
     return examples
+
+
+def read_dataset_file(path: Path, *, split: str | None = None) -> list[Example]:
+    """:func:`read_dataset` of a file; ``ValueError`` naming the file for anything unreadable."""
+    try:
+        with path.open(encoding="utf-8") as lines:
+            return read_dataset(lines, split=split)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _confusion(pairs: Sequence[tuple[str, str]], labels: Sequence[str]) -> dict[str, dict[str, int]]:

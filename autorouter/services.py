@@ -176,6 +176,38 @@ def seed_profiles(
     return result
 
 
+def logged_decisions(start: Any, end: Any, *, limit: int) -> tuple[list[Any], int]:
+    """The decisions logged in ``[start, end)`` as :class:`.replay.Logged` (with the tokens of the
+    usage they led to), and how many could not be read. ``ValueError`` past ``limit`` of them.
+    Two queries: the log, and the usage summed per decision."""
+    from django.db.models import Sum
+
+    from models_registry.usage.models import UsageRecord
+
+    from .replay import Logged
+    from .types import Classification
+
+    rows = DecisionLog.objects.filter(created_at__gte=start, created_at__lt=end).order_by("id")
+    if rows.count() > limit:
+        raise ValueError(f"more than {limit:,} decisions in the range: replay a shorter one.")
+    tokens = {
+        row["decision_id"]: (row["input"] or 0, row["output"] or 0)
+        for row in UsageRecord.objects.filter(decision_id__in=rows.values("id"))
+        .values("decision_id")
+        .annotate(input=Sum("input_tokens"), output=Sum("output_tokens"))
+    }
+    entries, unreadable = [], 0
+    for log_id, model_id, tier, stored in rows.values_list("id", "model_id", "tier", "decision").iterator():
+        try:
+            classification = Classification.from_dict(stored["classification"])
+            inputs = dict(stored.get("inputs") or {}, seed_key=stored["seed_key"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            unreadable += 1
+            continue
+        entries.append(Logged(log_id, model_id, tier, classification, inputs, tokens.get(log_id)))
+    return entries, unreadable
+
+
 def log_decision(decision: Decision) -> DecisionLog:
     """Store a decision for analytics: its dict, the message's length and hash, never the text."""
     with transaction.atomic():  # a savepoint: a failed insert must not break the caller's transaction

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from autorouter.calibration import calibrate
 from autorouter.classifier import classify
-from autorouter.evaluation import read_dataset
+from autorouter.evaluation import read_dataset_file
 from autorouter.models import SINGLETON_ID, DecisionLog, RouterConfig
 from autorouter.services import save_config
 from autorouter.state import DATABASE, state_from
@@ -101,12 +101,9 @@ class Command(BaseCommand):
 
     def _from_dataset(self, path: Path, split: str | None, settings: Any) -> list[tuple[float, str]]:
         try:
-            with path.open(encoding="utf-8") as lines:
-                examples = read_dataset(lines, split=split)
-        except OSError as exc:
-            raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CommandError(f"{path}: {exc}") from exc
+            examples = read_dataset_file(path, split=split)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         samples = []
         for example in examples:
             found = classify(

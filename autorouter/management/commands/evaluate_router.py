@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from autorouter.evaluation import Routed, evaluate, format_report, read_dataset
+from autorouter.evaluation import Routed, evaluate, format_report, read_dataset_file
 from autorouter.router import route_with_state
 from autorouter.state import DATABASE, DEFAULTS, state_from
 from models_registry import registry
@@ -51,12 +51,9 @@ class Command(BaseCommand):
         if options["output_tokens"] < 0:
             raise CommandError("--output-tokens cannot be negative.")
         try:
-            with path.open(encoding="utf-8") as lines:
-                examples = read_dataset(lines, split=options["split"])
-        except OSError as exc:
-            raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise CommandError(f"{path}: {exc}") from exc
+            examples = read_dataset_file(path, split=options["split"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         state = state_from(CONFIGS[options["config"]])
         results = []
         for example in examples:

@@ -13,17 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Sum
 
 from autorouter.decision import Decision
 from autorouter.derived import with_derived_profiles
-from autorouter.models import DecisionLog
 from autorouter.replay import Logged, replay
 from autorouter.router import route_with_state
+from autorouter.services import logged_decisions
 from autorouter.state import DATABASE, DEFAULTS, state_from
-from autorouter.types import Classification
 from models_registry import registry
-from models_registry.usage.models import UsageRecord
 
 CONFIGS = {"live": DATABASE, "defaults": DEFAULTS}
 MAX_DECISIONS = 200_000
@@ -63,26 +60,10 @@ class Command(BaseCommand):
             raise CommandError("the range ends before it starts.")
         start = datetime.combine(first, time(), tzinfo=UTC)
         end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
-        rows = DecisionLog.objects.filter(created_at__gte=start, created_at__lt=end).order_by("id")
-        if rows.count() > MAX_DECISIONS:
-            raise CommandError(f"more than {MAX_DECISIONS:,} decisions in the range: replay a shorter one.")
-        tokens = {
-            row["decision_id"]: (row["input"] or 0, row["output"] or 0)
-            for row in UsageRecord.objects.filter(decision_id__in=rows.values("id"))
-            .values("decision_id")
-            .annotate(input=Sum("input_tokens"), output=Sum("output_tokens"))
-        }
-        entries, skipped = [], 0
-        for log_id, model_id, tier, stored in rows.values_list(
-            "id", "model_id", "tier", "decision"
-        ).iterator():
-            try:
-                classification = Classification.from_dict(stored["classification"])
-                inputs = dict(stored.get("inputs") or {}, seed_key=stored["seed_key"])
-            except (ValueError, KeyError, TypeError):
-                skipped += 1
-                continue
-            entries.append(Logged(log_id, model_id, tier, classification, inputs, tokens.get(log_id)))
+        try:
+            entries, skipped = logged_decisions(start, end, limit=MAX_DECISIONS)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
 
         state = state_from(CONFIGS[options["config"]])
         catalog = registry.catalog_index(source="database" if state.source == DATABASE else None)
