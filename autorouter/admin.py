@@ -11,6 +11,7 @@ import inspect
 import json
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,9 +20,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.forms import BaseModelFormSet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse, reverse_lazy
+from django.utils import timezone
 
 from models_registry import registry
 from models_registry.admin.audited import AuditedAdmin
@@ -30,7 +32,7 @@ from models_registry.audit import writes
 from models_registry.domain.types import SELECTABLE_STATUSES, format_money
 from models_registry.models import AIModel, UsageRecord
 
-from . import services
+from . import services, whatif
 from .decision import (
     CONTEXT_WINDOW,
     EXCLUDED,
@@ -43,15 +45,20 @@ from .decision import (
     PRO_ONLY,
     SHORT_CONTEXT,
 )
+from .evaluation import read_dataset
 from .forms import (
+    DraftActionForm,
     ModelIdAutocomplete,
     ModelProfileForm,
+    NewDraftForm,
     ProfileRowForm,
+    ReplayForm,
     ResetConfigForm,
     RouterConfigForm,
+    RouterDraftForm,
     TryRouterForm,
 )
-from .models import SINGLETON_ID, WEIGHT_FIELDS, DecisionLog, ModelProfile, RouterConfig
+from .models import SINGLETON_ID, WEIGHT_FIELDS, DecisionLog, ModelProfile, RouterConfig, RouterDraft
 from .router import route_with_state
 from .state import state_from
 from .types import CATEGORIES
@@ -136,8 +143,27 @@ def search_model_ids(
     return results, len(found) > MODEL_SEARCH_PAGE
 
 
+class RouterModelPickers:
+    """The router and fallback model fields of the config and of drafts: a searching picker."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
+        if db_field.name in {"router_model", "fallback_model"}:
+            # Any catalog model, checked on save; the page renders only the current one.
+            kwargs["queryset"] = AIModel.objects.all()
+            kwargs["widget"] = ModelIdAutocomplete(MODEL_SEARCH_URL)
+            kwargs["error_messages"] = {"invalid_choice": "Not in the catalog: %(value)s."}
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in {"router_model", "fallback_model"}:  # pick a model; editing one is elsewhere
+            for flag in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):
+                setattr(field.widget, flag, False)
+        return field
+
+
 @admin.register(RouterConfig)
-class RouterConfigAdmin(AuditedAdmin):
+class RouterConfigAdmin(RouterModelPickers, AuditedAdmin):
     """The router config as one page: no list, no add, no delete; a reason on every save."""
 
     form = RouterConfigForm
@@ -189,21 +215,6 @@ class RouterConfigAdmin(AuditedAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
-        if db_field.name in {"router_model", "fallback_model"}:
-            # Any catalog model, checked on save; the page renders only the current one.
-            kwargs["queryset"] = AIModel.objects.all()
-            kwargs["widget"] = ModelIdAutocomplete(MODEL_SEARCH_URL)
-            kwargs["error_messages"] = {"invalid_choice": "Not in the catalog: %(value)s."}
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if db_field.name in {"router_model", "fallback_model"}:  # pick a model; editing one is elsewhere
-            for flag in ("can_add_related", "can_change_related", "can_delete_related", "can_view_related"):
-                setattr(field.widget, flag, False)
-        return field
 
     change_form_template = "admin/autorouter/routerconfig/change_form.html"
 
@@ -725,3 +736,307 @@ def _linked_usage(log: DecisionLog) -> dict[str, Any]:
         ],
         "usage_more": len(records) > LOGGED_USAGE_SHOWN,
     }
+
+
+# --- drafts: edit, replay, publish --------------------------------------------------------------
+
+MAX_DATASET_BYTES = 5 * 1024 * 1024  # an uploaded evaluation dataset (the project's is 120 KB)
+
+
+def _uploaded_examples(form: Any) -> list[Any] | None:
+    """The examples of the form's uploaded dataset (``None`` if none); errors go on the form."""
+    upload = form.cleaned_data.get("dataset")
+    if not upload:
+        return None
+    if upload.size > MAX_DATASET_BYTES:
+        form.add_error("dataset", f"The file is larger than {MAX_DATASET_BYTES // (1024 * 1024)} MB.")
+        return None
+    try:
+        text = upload.read().decode("utf-8")
+        return read_dataset(text.splitlines(), split=form.cleaned_data.get("split") or None)
+    except UnicodeDecodeError:
+        form.add_error("dataset", "The file is not UTF-8 text.")
+    except ValueError as exc:
+        form.add_error("dataset", f"{upload.name}: {exc}")
+    return None
+
+
+def _share_rows(before: dict[str, int], after: dict[str, int], limit: int = 12) -> list[dict[str, Any]]:
+    """Before/after counts of each key (tiers, models) with shares, the largest first."""
+    total_before, total_after = sum(before.values()) or 1, sum(after.values()) or 1
+    keys = sorted(
+        set(before) | set(after), key=lambda key: (-max(before.get(key, 0), after.get(key, 0)), key)
+    )
+    return [
+        {
+            "key": key,
+            "before": before.get(key, 0),
+            "after": after.get(key, 0),
+            "before_share": before.get(key, 0) / total_before,
+            "after_share": after.get(key, 0) / total_after,
+            "delta": after.get(key, 0) - before.get(key, 0),
+        }
+        for key in keys[:limit]
+    ]
+
+
+def _evaluation_rows(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The dataset reports of the live config and the draft, line by line."""
+
+    def percent(value: Any) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    rows = [
+        ("category accuracy", percent(before["category_accuracy"]), percent(after["category_accuracy"])),
+        (
+            "complexity accuracy",
+            percent(before["complexity_accuracy"]),
+            percent(after["complexity_accuracy"]),
+        ),
+    ]
+    for tier in ("cheap", "mid", "premium", "fallback"):
+        if tier in before["tier_shares"] or tier in after["tier_shares"]:
+            rows.append(
+                (
+                    f"{tier} tier",
+                    percent(before["tier_shares"].get(tier, 0)),
+                    percent(after["tier_shares"].get(tier, 0)),
+                )
+            )
+    rows.append(
+        (
+            "estimated cost per 1,000 messages (USD)",
+            before["estimated_cost_per_1000_usd"],
+            after["estimated_cost_per_1000_usd"],
+        )
+    )
+    if "weak_strong" in before:
+        ws_before, ws_after = before["weak_strong"], after["weak_strong"]
+        rows += [
+            ("strong (premium) calls", percent(ws_before["strong_share"]), percent(ws_after["strong_share"])),
+            (
+                "weak→strong gap recovered",
+                percent(ws_before["gap_recovered"]),
+                percent(ws_after["gap_recovered"]),
+            ),
+            (
+                "… by random routing at the same share",
+                percent(ws_before["random_gap_recovered"]),
+                percent(ws_after["random_gap_recovered"]),
+            ),
+        ]
+    return rows
+
+
+@admin.register(RouterDraft)
+class RouterDraftAdmin(RouterModelPickers, AuditedAdmin):
+    """Drafts of the router config and profiles: no user is routed with one until it is published."""
+
+    form = RouterDraftForm
+    add_form = NewDraftForm
+    list_display = (
+        "__str__",
+        "status",
+        "based_on_version",
+        "published_config_version",
+        "updated_at",
+        "updated_by",
+    )
+    list_filter = ("status",)
+    readonly_fields = ("status", "based_on_version", "published_config_version", "updated_at", "updated_by")
+    change_form_template = "admin/autorouter/routerdraft/change_form.html"
+    update_service = staticmethod(services.update_draft)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj: RouterDraft | None = None) -> list:
+        if obj is None:
+            return [(None, {"fields": ("name",)}), self.reason_fieldset]
+        fieldsets: list = [
+            ("Draft", {"fields": ("name", ("status", "based_on_version", "published_config_version"))}),
+            *RouterConfigAdmin.fieldsets,
+            ("Profile changes", {"fields": ("profile_overrides",)}),
+            ("Last change", {"fields": ("updated_at", "updated_by")}),
+        ]
+        if self.has_change_permission(request, obj):
+            fieldsets.append(self.reason_fieldset)
+        return fieldsets
+
+    def has_change_permission(self, request: HttpRequest, obj: RouterDraft | None = None) -> bool:
+        return super().has_change_permission(request, obj) and (obj is None or obj.is_open)
+
+    def create_object(self, request: HttpRequest, obj: RouterDraft, reason: str) -> RouterDraft:
+        draft = services.create_draft(name=obj.name, user=request.user, reason=reason)
+        obj.pk = draft.pk  # the admin redirects to the saved draft
+        return draft
+
+    def response_add(self, request: HttpRequest, obj: RouterDraft, post_url_continue: str | None = None):
+        self.message_user(
+            request,
+            f"{obj} holds a copy of the live config version {obj.based_on_version}: edit it, replay it, "
+            "then publish it.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:autorouter_routerdraft_change", args=[obj.pk]))
+
+    def get_urls(self):
+        def view(function: Any, name: str):
+            return path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(function),
+                name=f"autorouter_routerdraft_{name}",
+            )
+
+        return [
+            view(self.replay_view, "replay"),
+            view(self.publish_view, "publish"),
+            view(self.discard_view, "discard"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["draft"] = obj
+            context["can_publish"] = obj.is_open and request.user.has_perm("autorouter.publish_routerdraft")
+            context["can_discard"] = obj.is_open and super().has_change_permission(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _draft(self, request: HttpRequest, object_id: str) -> RouterDraft:
+        draft = self.get_object(request, object_id)
+        if draft is None:
+            raise Http404("No such router draft.")
+        if not self.has_view_or_change_permission(request, draft):
+            raise PermissionDenied
+        return draft
+
+    def _render(self, request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request,
+            f"admin/autorouter/routerdraft/{template}",
+            {**self.admin_site.each_context(request), "opts": self.opts, **context},
+        )
+
+    def replay_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Replay the draft over the logged decisions of the last N days and, if one is uploaded,
+        evaluate it against the live config on a labelled dataset."""
+        draft = self._draft(request, object_id)
+        bound = request.method == "POST" or "days" in request.GET
+        form = ReplayForm(
+            (request.POST if request.method == "POST" else request.GET) if bound else None,
+            request.FILES or None,
+        )
+        report = evaluation = None
+        if bound and form.is_valid():
+            examples = _uploaded_examples(form)
+            if form.is_valid():  # the upload may have added an error
+                end = timezone.now()
+                start = (end - timedelta(days=form.cleaned_data["days"] - 1)).replace(
+                    hour=0, minute=0, second=0, microsecond=0
+                )
+                state = whatif.draft_state(draft)
+                try:
+                    report = whatif.replay_range(state, start, end)
+                except ValueError as exc:
+                    form.add_error("days", str(exc))
+                if examples is not None:
+                    result = whatif.compare_on_dataset(state_from("database"), state, examples)
+                    evaluation = {
+                        "examples": len(examples),
+                        "rows": _evaluation_rows(result["before"], result["after"]),
+                    }
+                if report is not None:
+                    report["start"], report["end"] = start, end
+                    report["tier_rows"] = _share_rows(report["tiers_before"], report["tiers_after"])
+                    report["model_rows"] = _share_rows(report["models_before"], report["models_after"])
+        return self._render(
+            request,
+            "replay.html",
+            {
+                "title": f"Replay {draft}",
+                "draft": draft,
+                "form": form,
+                "report": report,
+                "evaluation": evaluation,
+            },
+        )
+
+    def publish_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Show what publishing writes (and any conflict), then publish with a reason."""
+        draft = self._draft(request, object_id)
+        if not request.user.has_perm("autorouter.publish_routerdraft"):
+            raise PermissionDenied(
+                "Publishing a router draft needs the “Can publish a router draft” permission."
+            )
+        form = DraftActionForm(request.POST or None, initial={"seen_version": draft.version})
+        if request.method == "POST" and form.is_valid():
+            try:
+                config = services.publish_draft(
+                    draft,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    expected_version=form.cleaned_data["seen_version"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(
+                    request,
+                    f"{draft} is live: router config version {config.version}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:autorouter_routerconfig_history", args=[SINGLETON_ID])
+                )
+        changes = services.draft_changes(draft)
+        return self._render(
+            request,
+            "publish.html",
+            {
+                "title": f"Publish {draft}",
+                "draft": draft,
+                "form": form,
+                "parameter_rows": [
+                    {"label": RouterConfig._meta.get_field(name).verbose_name, "live": live, "draft": mine}
+                    for name, live, mine in changes.parameters
+                ],
+                "profile_rows": [
+                    {
+                        "model_id": model_id,
+                        "changes": [
+                            {"score": name, "live": current.get(name, "none"), "draft": new[name]}
+                            for name in new
+                            if current.get(name) != new[name]
+                        ],
+                    }
+                    for model_id, current, new in changes.profiles
+                ],
+                "conflicts": changes.conflicts,
+                "empty": changes.empty,
+            },
+        )
+
+    def discard_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        draft = self._draft(request, object_id)
+        if not super().has_change_permission(request, draft):
+            raise PermissionDenied
+        form = DraftActionForm(request.POST or None, initial={"seen_version": draft.version})
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.discard_draft(
+                    draft,
+                    user=request.user,
+                    reason=form.cleaned_data["reason"],
+                    expected_version=form.cleaned_data["seen_version"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(request, f"{draft} was discarded.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:autorouter_routerdraft_changelist"))
+        return self._render(
+            request, "discard.html", {"title": f"Discard {draft}", "draft": draft, "form": form}
+        )

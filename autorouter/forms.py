@@ -1,4 +1,4 @@
-"""Admin forms of the router: the config, profiles, reset and the "Try the router" page."""
+"""Admin forms of the router: the config, drafts, profiles, reset and the "Try the router" page."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils.functional import Promise
 
 from models_registry.admin.audited import AuditedForm, VersionedForm
 
-from .models import PARAMETER_FIELDS, ModelProfile, RouterConfig
+from .models import PARAMETER_FIELDS, SCORE_NAMES, ModelProfile, RouterConfig, RouterDraft
 from .types import CATEGORIES
 
 REASON_HELP = "Why you are making this change. Recorded in the history."
@@ -141,6 +141,100 @@ class RouterConfigForm(AuditedForm):
     class Meta:
         model = RouterConfig
         fields = PARAMETER_FIELDS
+
+
+class ProfileOverridesField(forms.Field):
+    """``model-id score=N score=N`` lines ↔ ``{"model-id": {"score": N}}`` (a draft's profile changes)."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "cols": 80})
+    pair = re.compile(r"^([a-z_]+)\s*=\s*(-?\d+)$")
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return "\n".join(
+                " ".join([model_id, *(f"{name}={score}" for name, score in scores.items())])
+                for model_id, scores in value.items()
+            )
+        return value
+
+    def to_python(self, value: Any) -> dict[str, dict[str, int]]:
+        if isinstance(value, dict):
+            return value
+        overrides: dict[str, dict[str, int]] = {}
+        for number, line in enumerate((value or "").splitlines(), start=1):
+            words = re.sub(r"\s*=\s*", "=", line.strip()).split()
+            if not words:
+                continue
+            model_id, pairs = words[0], words[1:]
+            if "=" in model_id or not pairs:
+                raise ValidationError(
+                    f"Line {number}: write 'model-id score=N ...', e.g. 'openai:gpt-5 coding=95'."
+                )
+            if model_id in overrides:
+                raise ValidationError(f"Line {number}: {model_id} is listed twice.")
+            scores: dict[str, int] = {}
+            for pair in pairs:
+                match = self.pair.match(pair.lower())
+                if not match or match.group(1) not in SCORE_NAMES:
+                    raise ValidationError(
+                        f"Line {number}: {pair!r} is not 'score=N' with a score of {', '.join(SCORE_NAMES)}."
+                    )
+                scores[match.group(1)] = int(match.group(2))
+            overrides[model_id] = scores
+        return overrides
+
+
+class RouterDraftForm(RouterConfigForm):
+    profile_overrides = ProfileOverridesField(
+        label="profile changes",
+        required=False,
+        help_text="One model per line: its id, then the scores it changes (0-100), e.g. "
+        "“openai:gpt-5-mini quality=72 coding=80”. A model without a profile needs all nine: "
+        + ", ".join(SCORE_NAMES)
+        + ".",
+    )
+
+    class Meta:
+        model = RouterDraft
+        fields = ("name", *PARAMETER_FIELDS, "profile_overrides")
+
+
+class NewDraftForm(AuditedForm):
+    class Meta:
+        model = RouterDraft
+        fields = ("name",)
+
+
+class DraftActionForm(forms.Form):
+    """Publish or discard: a reason, and the draft version the editor looked at."""
+
+    reason = reason_field("Reason for this change")
+    seen_version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class ReplayForm(forms.Form):
+    """What to replay a draft over: a range of logged days, and optionally a labelled dataset."""
+
+    days = forms.IntegerField(
+        label="days of decisions",
+        min_value=1,
+        max_value=90,
+        initial=7,
+        help_text="The decisions logged in the last N days (UTC, today included).",
+    )
+    dataset = forms.FileField(
+        required=False,
+        label="evaluation dataset (optional)",
+        help_text="JSON Lines: a prompt per line with any of category, complexity, "
+        "weak_correct/strong_correct (see fixtures/router_eval/README.md). Evaluated with the live "
+        "config and the draft.",
+    )
+    split = forms.ChoiceField(
+        required=False,
+        choices=[("", "every example"), ("train", "train"), ("test", "test")],
+        label="split",
+        help_text="Only the examples of this split (if the file has one).",
+    )
 
 
 class ModelProfileForm(AuditedForm):

@@ -65,11 +65,8 @@ def _weights_sum_to_one(complexity: str) -> models.CheckConstraint:
     )
 
 
-class RouterConfig(Audited):
-    """Every tuning parameter of the auto-router. Exactly one row (id 1)."""
-
-    snapshot_area = ROUTER_AREA
-    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+class RouterParameters(models.Model):
+    """Every tuning parameter of the auto-router: the live config's and each draft's."""
 
     # Bonuses
     stickiness_bonus = _points("stickiness bonus", "Points for the previous model of the conversation.")
@@ -212,6 +209,33 @@ class RouterConfig(Audited):
         help_text="Domains (medical, legal, ...) whose messages go to the premium tier.",
     )
 
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        from .conversions import settings_from_row
+        from .defaults import settings_errors
+
+        errors = _json_shape_errors(self)
+        numbers = [
+            field.attname
+            for field in self._meta.concrete_fields
+            if field.name in PARAMETER_FIELDS and isinstance(field, NUMBER_FIELDS)
+        ]
+        if not errors and all(getattr(self, name) is not None for name in numbers):
+            for name, messages in settings_errors(settings_from_row(self)).items():
+                field = ERROR_FIELDS.get(name, name)
+                errors.setdefault(field, []).extend(messages)
+        if errors:
+            raise ValidationError(errors)
+
+
+class RouterConfig(Audited, RouterParameters):
+    """The live parameters of the auto-router. Exactly one row (id 1)."""
+
+    snapshot_area = ROUTER_AREA
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID, editable=False)
+
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -251,19 +275,6 @@ class RouterConfig(Audited):
 
     def __str__(self) -> str:
         return "Router config"
-
-    def clean(self) -> None:
-        from .conversions import settings_from_row
-        from .defaults import settings_errors
-
-        errors = _json_shape_errors(self)
-        numbers = [field.attname for field in self._meta.concrete_fields if isinstance(field, NUMBER_FIELDS)]
-        if not errors and all(getattr(self, name) is not None for name in numbers):
-            for name, messages in settings_errors(settings_from_row(self)).items():
-                field = ERROR_FIELDS.get(name, name)
-                errors.setdefault(field, []).extend(messages)
-        if errors:
-            raise ValidationError(errors)
 
 
 # Every tuning parameter, in the order of the admin page.
@@ -358,6 +369,130 @@ class ModelProfile(Audited):
 
     def __str__(self) -> str:
         return f"Profile of {self.model_id}"
+
+
+class DraftStatus(models.TextChoices):
+    OPEN = "open", "open"
+    PUBLISHED = "published", "published"
+    DISCARDED = "discarded", "discarded"
+
+
+SCORE_NAMES: tuple[str, ...] = ("quality", *CATEGORIES)
+
+
+class RouterDraft(Audited, RouterParameters):
+    """A copy of the router's parameters, and profile changes, that no user is routed with.
+
+    Editors change it, replay it over the decision log and an evaluation dataset, then publish it:
+    the fields it changed since it was made become one new live version (the live config's changes
+    made meanwhile to other fields are kept; a field changed on both sides is a conflict).
+    """
+
+    snapshot_area = "router_drafts"  # no router snapshot reloads for a draft's edit
+    immutable_fields = ("based_on_version", "base_parameters")
+
+    name = models.CharField(max_length=100, help_text="What this draft tries, e.g. “cheaper simple tier”.")
+    status = models.CharField(
+        max_length=10, choices=DraftStatus.choices, default=DraftStatus.OPEN, editable=False
+    )
+    based_on_version = models.PositiveIntegerField(
+        "based on config version", editable=False, help_text="The live config's version it was copied from."
+    )
+    base_parameters = models.JSONField(
+        editable=False, help_text="The live parameters it was copied from (what publishing compares to)."
+    )
+    profile_overrides = models.JSONField(
+        "profile changes",
+        default=dict,
+        blank=True,
+        help_text="Model id → the scores it changes (quality and the eight categories, 0-100).",
+    )
+    base_profile_versions = models.JSONField(
+        default=dict,
+        editable=False,
+        help_text="Model id → the live profile's version when the draft first changed it (0: none).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_config_version = models.PositiveIntegerField(
+        null=True, blank=True, editable=False, help_text="The live config's version its publication made."
+    )
+
+    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "router draft"
+        permissions = [("publish_routerdraft", "Can publish a router draft (make it live)")]
+
+    def __str__(self) -> str:
+        return f"Draft {self.pk}: {self.name}" if self.pk else self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DraftStatus.OPEN
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        try:
+            super().clean()
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+        problems = profile_override_errors(self.profile_overrides)
+        if problems:
+            errors.setdefault("profile_overrides", []).extend(problems)
+        if errors:
+            raise ValidationError(errors)
+
+    def before_write(self, before: dict | None, now: object) -> None:
+        # The live profile version each changed model had when the draft first changed it: publishing
+        # refuses to overwrite a profile edited since (no write silently undoes another).
+        overrides = self.profile_overrides or {}
+        known = {key: value for key, value in (self.base_profile_versions or {}).items() if key in overrides}
+        new = [model_id for model_id in overrides if model_id not in known]
+        if new:
+            live = dict(ModelProfile.objects.filter(model_id__in=new).values_list("model_id", "version"))
+            known.update({model_id: live.get(model_id, 0) for model_id in new})
+        self.base_profile_versions = known
+
+
+def profile_override_errors(overrides: object) -> list[str]:
+    """What is wrong with a draft's profile changes (empty: nothing)."""
+    if not isinstance(overrides, dict):
+        return ["Must map model ids to their scores."]
+    errors = []
+    known = set(AIModel.objects.filter(model_id__in=list(overrides)).values_list("model_id", flat=True))
+    profiled = set(
+        ModelProfile.objects.filter(model_id__in=list(overrides)).values_list("model_id", flat=True)
+    )
+    for model_id, scores in overrides.items():
+        if model_id not in known:
+            errors.append(f"{model_id}: not in the catalog.")
+            continue
+        if not isinstance(scores, dict) or not scores:
+            errors.append(f"{model_id}: give at least one score, e.g. quality=80.")
+            continue
+        unknown = sorted(set(scores) - set(SCORE_NAMES))
+        if unknown:
+            errors.append(f"{model_id}: unknown score {', '.join(unknown)} (use {', '.join(SCORE_NAMES)}).")
+        bad = [
+            name
+            for name, value in scores.items()
+            if name in SCORE_NAMES
+            and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100)
+        ]
+        if bad:
+            errors.append(f"{model_id}: {', '.join(bad)} must be whole numbers from 0 to 100.")
+        missing = [name for name in SCORE_NAMES if name not in scores]
+        if model_id not in profiled and missing:
+            errors.append(f"{model_id} has no profile yet: give every score (missing {', '.join(missing)}).")
+    return errors
 
 
 class DecisionLog(models.Model):

@@ -2,7 +2,8 @@
 
 Editors view and change the router config, view, add and change model
 profiles (a new catalog model needs a profile before the router picks it),
-use the "Try the router" page and read the decision log. Viewers view only.
+use the "Try the router" page, read the decision log, and make, replay and
+publish router drafts. Viewers view only.
 Granted by migration 0002 and re-applied after every ``migrate`` (declared in
 ``AutorouterConfig.ready``).
 """
@@ -15,6 +16,7 @@ ROUTER_VIEWER_PERMISSIONS: list[tuple[str, str]] = [
     (_APP, "view_routerconfig"),
     (_APP, "view_modelprofile"),
     (_APP, "view_decisionlog"),
+    (_APP, "view_routerdraft"),
 ]
 ROUTER_EDITOR_PERMISSIONS: list[tuple[str, str]] = [
     *ROUTER_VIEWER_PERMISSIONS,
@@ -22,4 +24,7 @@ ROUTER_EDITOR_PERMISSIONS: list[tuple[str, str]] = [
     (_APP, "try_router"),
     (_APP, "add_modelprofile"),
     (_APP, "change_modelprofile"),
+    (_APP, "add_routerdraft"),
+    (_APP, "change_routerdraft"),
+    (_APP, "publish_routerdraft"),
 ]

@@ -125,7 +125,7 @@ def route_with_state(
     # The catalog index itself, not a list of its models: its tuple of models is the
     # snapshot's identity, which keys the routing index.
     catalog = registry.catalog_index(
-        subject=subject, source="database" if state.source == "database" else None
+        subject=subject, source="database" if state.source in ("database", "draft") else None
     )
     classifier_fallback = None
     if classification is None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 
 from models_registry.audit import writes
 from models_registry.audit.writes import EditConflict, require_reason  # noqa: F401  (part of this API)
@@ -21,7 +23,16 @@ from models_registry.models import AIModel
 from .conversions import field_values_from_profile, field_values_from_settings
 from .decision import Decision
 from .defaults import DEFAULT_SETTINGS, default_profiles
-from .models import SINGLETON_ID, DecisionLog, ModelProfile, RouterConfig
+from .models import (
+    PARAMETER_FIELDS,
+    SCORE_NAMES,
+    SINGLETON_ID,
+    DecisionLog,
+    DraftStatus,
+    ModelProfile,
+    RouterConfig,
+    RouterDraft,
+)
 from .types import Profile, RouterSettings
 
 CONFIG_SEED_REASON = "Initial seed from the router defaults"
@@ -174,6 +185,171 @@ def seed_profiles(
             writes.create(row, user=user, reason=reason)
             result.created.append(model_id)
     return result
+
+
+# --- drafts -------------------------------------------------------------------
+
+
+def _parameter_values(row: Any) -> dict[str, Any]:
+    """The parameters of a config or draft row, comparable and JSON-ready (FKs by id, numbers as text)."""
+    values = {}
+    for name in PARAMETER_FIELDS:
+        value = getattr(row, RouterConfig._meta.get_field(name).attname)
+        values[name] = (
+            str(value) if isinstance(value, Decimal | int) and not isinstance(value, bool) else value
+        )
+    return values
+
+
+def _same(name: str, left: Any, right: Any) -> bool:
+    numeric = (models.DecimalField, models.PositiveSmallIntegerField, models.PositiveIntegerField)
+    if left is not None and right is not None and isinstance(RouterConfig._meta.get_field(name), numeric):
+        return Decimal(str(left)) == Decimal(str(right))
+    return left == right
+
+
+def create_draft(*, name: str, user: Any, reason: str) -> RouterDraft:
+    """A new open draft holding the live config's parameters (version 1 of the draft)."""
+    config = get_config()
+    if config is None:
+        raise ValidationError("The router config does not exist yet: create it before drafting changes.")
+    attnames = [RouterConfig._meta.get_field(name).attname for name in PARAMETER_FIELDS]
+    values = {attname: getattr(config, attname) for attname in attnames}
+    draft = RouterDraft(
+        name=name.strip(),
+        based_on_version=config.version,
+        base_parameters=_parameter_values(config),
+        created_by=writes.acting_user(user),
+        **values,
+    )
+    return writes.create(draft, user=user, reason=reason)
+
+
+def update_draft(
+    draft: RouterDraft,
+    *,
+    user: Any,
+    reason: str,
+    changes: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> RouterDraft:
+    if not draft.is_open:
+        raise ValidationError(f"{draft} is {draft.status}: it cannot be changed.")
+    return writes.update(draft, user=user, reason=reason, changes=changes, expected_version=expected_version)
+
+
+@dataclass
+class DraftChanges:
+    """What publishing a draft would write, and what stops it."""
+
+    parameters: list[tuple[str, Any, Any]] = field(default_factory=list)  # (name, live, draft)
+    profiles: list[tuple[str, dict[str, int], dict[str, int]]] = field(
+        default_factory=list
+    )  # (id, live, new)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.parameters and not self.profiles
+
+
+def draft_changes(draft: RouterDraft, config: RouterConfig | None = None) -> DraftChanges:
+    """The parameters and profiles the draft changes against what is live now.
+
+    A parameter counts if the draft changed it since it was copied; if the live config changed the
+    same parameter to another value meanwhile, it is a conflict. A profile counts if its scores
+    differ from the live ones; if the live profile was edited since the draft changed it, a conflict.
+    """
+    config = config if config is not None else get_config()
+    result = DraftChanges()
+    if config is None:
+        result.conflicts.append("The router config does not exist: there is nothing to publish onto.")
+        return result
+    live, mine, base = _parameter_values(config), _parameter_values(draft), draft.base_parameters
+    for name in PARAMETER_FIELDS:
+        if _same(name, mine[name], base.get(name)) or _same(name, mine[name], live[name]):
+            continue  # not changed by the draft, or already live
+        if not _same(name, live[name], base.get(name)):
+            result.conflicts.append(
+                f"{RouterConfig._meta.get_field(name).verbose_name}: changed live since the draft was made "
+                f"({base.get(name)} → {live[name]}); the draft has {mine[name]}."
+            )
+        result.parameters.append((name, live[name], mine[name]))
+    overrides = draft.profile_overrides or {}
+    profiles = {row.model_id: row for row in ModelProfile.objects.filter(model_id__in=list(overrides))}
+    for model_id, scores in sorted(overrides.items()):
+        row = profiles.get(model_id)
+        current = {name: getattr(row, name) for name in SCORE_NAMES} if row else {}
+        new = {**current, **scores}
+        if new == current:
+            continue
+        seen = int((draft.base_profile_versions or {}).get(model_id, 0))
+        if (row.version if row else 0) != seen:
+            result.conflicts.append(
+                f"The profile of {model_id} was changed live since the draft changed it "
+                f"(version {seen} → {row.version if row else 0})."
+            )
+        result.profiles.append((model_id, current, new))
+    return result
+
+
+def publish_draft(
+    draft: RouterDraft, *, user: Any, reason: str, expected_version: int | None = None
+) -> RouterConfig:
+    """Make the draft live: its changed parameters as one new config version, its profile changes as
+    new profile versions, all with ``reason`` in one change set; the draft is marked published.
+
+    Refused with nothing written if the draft moved past ``expected_version``, is not open, changes
+    nothing, or conflicts with a live change made since it was copied."""
+    reason = require_reason(reason)
+    with writes.change_set(
+        user=user, reason=reason, summary=f"Publish of router draft {draft.pk} ({draft.name})"
+    ):
+        row = writes.lock(RouterDraft, draft.pk)
+        writes.check_version(row, expected_version)
+        if not row.is_open:
+            raise ValidationError(f"{row} is {row.status} already.")
+        config = writes.lock(RouterConfig, SINGLETON_ID)
+        changes = draft_changes(row, config)
+        if changes.conflicts:
+            raise ValidationError(changes.conflicts)
+        if changes.empty:
+            raise ValidationError("The draft changes nothing that is live: nothing to publish.")
+        if changes.parameters:
+            writes.update(
+                config,
+                user=user,
+                reason=reason,
+                changes={name: getattr(row, name) for name, _, _ in changes.parameters},
+            )
+        for model_id, current, new in changes.profiles:
+            if current:
+                profile = writes.lock(ModelProfile, ModelProfile.objects.get(model_id=model_id).pk)
+                writes.update(profile, user=user, reason=reason, changes=new)
+            else:
+                writes.create(ModelProfile(model_id=model_id, **new), user=user, reason=reason)
+        writes.update(
+            row,
+            user=user,
+            reason=reason,
+            changes={"status": DraftStatus.PUBLISHED, "published_config_version": config.version},
+        )
+    writes.copy_state(row, draft)
+    return config
+
+
+def discard_draft(
+    draft: RouterDraft, *, user: Any, reason: str, expected_version: int | None = None
+) -> RouterDraft:
+    if not draft.is_open:
+        raise ValidationError(f"{draft} is {draft.status} already.")
+    return writes.update(
+        draft,
+        user=user,
+        reason=reason,
+        changes={"status": DraftStatus.DISCARDED},
+        expected_version=expected_version,
+    )
 
 
 def logged_decisions(start: Any, end: Any, *, limit: int) -> tuple[list[Any], int]:

@@ -23,8 +23,8 @@ from .defaults import DEFAULT_SETTINGS, default_profiles
 from .flags import ROUTER_CONFIG_FLAG
 from .types import CATEGORIES, ROUTER_AREA, Profile, RouterSettings
 
-DATABASE, DEFAULTS = "database", "defaults"
-Source = Literal["database", "defaults"]
+DATABASE, DEFAULTS, DRAFT = "database", "defaults", "draft"
+Source = Literal["database", "defaults", "draft"]  # a draft: only replayed and evaluated
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,8 +2,22 @@
 
 from django.db import migrations
 
-from autorouter.roles import ROUTER_EDITOR_PERMISSIONS, ROUTER_VIEWER_PERMISSIONS
 from models_registry.roles import EDITORS, VIEWERS, grant
+
+# Frozen as they were when this migration was written: later permissions (drafts) belong to models
+# this migration's state does not have yet; the post_migrate sync grants those (autorouter/roles.py).
+ROUTER_VIEWER_PERMISSIONS = [
+    ("autorouter", "view_routerconfig"),
+    ("autorouter", "view_modelprofile"),
+    ("autorouter", "view_decisionlog"),
+]
+ROUTER_EDITOR_PERMISSIONS = [
+    *ROUTER_VIEWER_PERMISSIONS,
+    ("autorouter", "change_routerconfig"),
+    ("autorouter", "try_router"),
+    ("autorouter", "add_modelprofile"),
+    ("autorouter", "change_modelprofile"),
+]
 
 
 def grant_router_permissions(apps, schema_editor):

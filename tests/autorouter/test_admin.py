@@ -66,8 +66,12 @@ def test_roles_get_the_router_permissions(db):
         "add_modelprofile",
         "change_modelprofile",
         "view_decisionlog",
+        "view_routerdraft",
+        "add_routerdraft",
+        "change_routerdraft",
+        "publish_routerdraft",
     }
-    assert viewers == {"view_routerconfig", "view_modelprofile", "view_decisionlog"}
+    assert viewers == {"view_routerconfig", "view_modelprofile", "view_decisionlog", "view_routerdraft"}
 
 
 def test_the_config_list_is_the_config_page(config_db, as_editor):

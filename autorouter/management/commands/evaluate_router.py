@@ -8,19 +8,13 @@ share of strong calls (:mod:`autorouter.evaluation`). Routes without logging; wr
 from __future__ import annotations
 
 import json
-import math
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from autorouter.evaluation import Routed, evaluate, format_report, read_dataset_file
-from autorouter.router import route_with_state
-from autorouter.state import DATABASE, DEFAULTS, state_from
-from models_registry import registry
-
-CONFIGS = {"live": DATABASE, "defaults": DEFAULTS}
+from autorouter.evaluation import format_report, read_dataset_file
+from autorouter.whatif import evaluate_dataset, state_named
 
 
 class Command(BaseCommand):
@@ -30,9 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--dataset", required=True, metavar="FILE.jsonl")
         parser.add_argument(
             "--config",
-            choices=sorted(CONFIGS),
             default="live",
-            help="The saved router config and profiles (live, default) or the built-in defaults.",
+            metavar="live|defaults|draft|draft:ID",
+            help="The saved config and profiles (live, default), the built-in defaults, the newest open "
+            "draft, or draft ID.",
         )
         parser.add_argument("--split", choices=["train", "test"], help="Only the examples of this split.")
         parser.add_argument("--classifier", choices=["local", "llm"], help="Default: AUTOROUTER_CLASSIFIER.")
@@ -54,42 +49,20 @@ class Command(BaseCommand):
             examples = read_dataset_file(path, split=options["split"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        state = state_from(CONFIGS[options["config"]])
-        results = []
-        for example in examples:
-            decision = route_with_state(
-                state,
-                example.prompt,
-                has_attachments=example.has_attachments,
-                context_tokens=example.context_tokens,
-                seed_key=f"evaluate-{example.line}",
-                classifier=options["classifier"],
-                user_tier=options["user_tier"],
-                log=False,
-            )
-            results.append(
-                Routed(
-                    example,
-                    decision.classification.primary,
-                    decision.classification.complexity,
-                    decision.tier,
-                    decision.model_id,
-                    self._cost(decision.model_id, example.prompt, options["output_tokens"]),
-                )
-            )
-        report = evaluate(results)
+        try:
+            state = state_named(options["config"])
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
+        report = evaluate_dataset(
+            state,
+            examples,
+            classifier=options["classifier"],
+            user_tier=options["user_tier"],
+            output_tokens=options["output_tokens"],
+        )
         report["config"] = options["config"]
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
         else:
             self.stdout.write(f"config: {options['config']} ({state.source})")
             self.stdout.write(format_report(report))
-
-    @staticmethod
-    def _cost(model_id: str, prompt: str, output_tokens: int) -> Decimal:
-        try:
-            return registry.calculate_cost(
-                model_id, input_tokens=math.ceil(len(prompt) / 4), output_tokens=output_tokens
-            )
-        except (LookupError, ValueError):
-            return Decimal(0)  # a fallback model outside the catalog: not priced

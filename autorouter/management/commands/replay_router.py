@@ -1,4 +1,6 @@
-"""``manage.py replay_router [--days N | --from DATE [--to DATE]] [--config live|defaults] [--json]``.
+"""``manage.py replay_router [--days N | --from DATE [--to DATE]] [--config CONFIG] [--json]``.
+
+CONFIG: ``live`` (default), ``defaults``, ``draft`` (the newest open draft) or ``draft:ID``.
 
 Re-decides the routing decisions logged in a date range (UTC days) with a config, from their
 stored inputs (no message text is kept or needed), and reports what would change
@@ -9,21 +11,11 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from autorouter.decision import Decision
-from autorouter.derived import with_derived_profiles
-from autorouter.replay import Logged, replay
-from autorouter.router import route_with_state
-from autorouter.services import logged_decisions
-from autorouter.state import DATABASE, DEFAULTS, state_from
-from models_registry import registry
-
-CONFIGS = {"live": DATABASE, "defaults": DEFAULTS}
-MAX_DECISIONS = 200_000
+from autorouter.whatif import replay_range, state_named
 
 
 def _day(text: str) -> date:
@@ -44,7 +36,12 @@ class Command(BaseCommand):
             "--from", dest="first", metavar="YYYY-MM-DD", help="First UTC day (instead of --days)."
         )
         parser.add_argument("--to", dest="last", metavar="YYYY-MM-DD", help="Last UTC day (default: today).")
-        parser.add_argument("--config", choices=sorted(CONFIGS), default="live")
+        parser.add_argument(
+            "--config",
+            default="live",
+            metavar="live|defaults|draft|draft:ID",
+            help="The live config (default), the built-in defaults, the newest open draft or draft ID.",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -61,39 +58,12 @@ class Command(BaseCommand):
         start = datetime.combine(first, time(), tzinfo=UTC)
         end = datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
         try:
-            entries, skipped = logged_decisions(start, end, limit=MAX_DECISIONS)
-        except ValueError as exc:
+            state = state_named(options["config"])
+            report = replay_range(state, start, end)
+        except (LookupError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
-
-        state = state_from(CONFIGS[options["config"]])
-        catalog = registry.catalog_index(source="database" if state.source == DATABASE else None)
-        profiles = with_derived_profiles(catalog.models, state.profiles, state.settings)
-
-        def decide(entry: Logged) -> Decision:
-            inputs = entry.inputs
-            return route_with_state(
-                state,
-                "",
-                previous_model_id=inputs.get("previous_model_id"),
-                has_attachments=bool(inputs.get("has_attachments")),
-                context_tokens=int(inputs.get("context_tokens") or 0),
-                cost_bias=int(inputs.get("cost_bias", 50)),
-                speed_bias=int(inputs.get("speed_bias", 50)),
-                exclude=tuple(inputs.get("exclude") or ()),
-                seed_key=str(inputs["seed_key"]),
-                classification=entry.classification,
-                user_tier=inputs.get("user_tier") or "free",
-                log=False,
-            )
-
-        def price(model_id: str, counts: tuple[int, int]) -> Decimal | None:
-            try:
-                return registry.calculate_cost(model_id, input_tokens=counts[0], output_tokens=counts[1])
-            except (LookupError, ValueError):
-                return None
-
-        report = replay(entries, decide, profiles=profiles, price=price)
-        report.update(config=options["config"], first_day=str(first), last_day=str(last), unreadable=skipped)
+        report.update(config=options["config"], first_day=str(first), last_day=str(last))
+        skipped = report["unreadable"]
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
