@@ -128,13 +128,13 @@ def test_calibrate_router_on_a_dataset_then_applied_as_an_audited_version(router
         "calibrate_router", "--dataset", str(DATASET / "prompts.jsonl"), "--split", "train", stdout=out
     )
     text = out.getvalue()
-    assert "298 messages: mid from difficulty" in text and "Not applied" in text
+    assert "298 messages: mid from difficulty" in text and "Not saved" in text
     save_config(
         RouterConfig.objects.get(), user=None, reason="back to the roll", changes={"tier_mode": "roll"}
     )
     before = RouterConfig.objects.get()
 
-    with pytest.raises(CommandError, match="--apply needs a --reason"):
+    with pytest.raises(CommandError, match="--apply and --draft need a --reason"):
         call_command("calibrate_router", "--dataset", str(DATASET / "prompts.jsonl"), "--apply")
 
     out = StringIO()
@@ -158,6 +158,30 @@ def test_calibrate_router_on_a_dataset_then_applied_as_an_audited_version(router
     )  # fmt: skip
     assert "has these already: nothing saved" in out.getvalue()
     assert RouterConfig.objects.get().version == after.version
+
+
+def test_calibrate_router_into_a_draft_leaves_the_live_config_alone(router_db):
+    from autorouter.models import RouterDraft
+
+    live = RouterConfig.objects.get()
+    # Targets that differ from the live weights, so the draft's thresholds differ from live's.
+    save_config(live, user=None, reason="more premium", changes={
+        "complex_cheap_weight": Decimal("0.1"), "complex_mid_weight": Decimal("0.3"),
+        "complex_premium_weight": Decimal("0.6"),
+    })  # fmt: skip
+    live.refresh_from_db()
+    arguments = ["calibrate_router", "--dataset", str(DATASET / "prompts.jsonl"), "--split", "train"]
+    out = StringIO()
+    call_command(*arguments, "--draft", "new", "--reason", "try the new mix", stdout=out)
+    draft = RouterDraft.objects.get()
+    assert f"Written into {draft}" in out.getvalue()
+    assert RouterConfig.objects.get().version == live.version  # live untouched
+    assert draft.history.latest().history_change_reason == "calibrate_router: try the new mix"
+    out = StringIO()
+    call_command(*arguments, "--draft", str(draft.pk), "--reason", "again", stdout=out)
+    assert "has these already: nothing saved" in out.getvalue()
+    with pytest.raises(CommandError, match="no router draft '77'"):
+        call_command(*arguments, "--draft", "77", "--reason", "x")
 
 
 def test_calibrate_router_from_the_decision_log(router_db, settings):
