@@ -261,6 +261,7 @@ class RouterConfigAdmin(RouterModelPickers, AuditedAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_try"] = request.user.has_perm("autorouter.try_router")
         context["can_reset"] = self.has_change_permission(request, obj)
+        context["can_draft"] = request.user.has_perm("autorouter.add_routerdraft")
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def reset_view(self, request: HttpRequest) -> HttpResponse:
