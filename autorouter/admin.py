@@ -48,6 +48,7 @@ from .decision import (
 from .evaluation import read_dataset
 from .forms import (
     DraftActionForm,
+    EvaluateForm,
     ModelIdAutocomplete,
     ModelProfileForm,
     NewDraftForm,
@@ -61,7 +62,7 @@ from .forms import (
 from .models import SINGLETON_ID, WEIGHT_FIELDS, DecisionLog, ModelProfile, RouterConfig, RouterDraft
 from .router import route_with_state
 from .state import state_from
-from .types import CATEGORIES
+from .types import CATEGORIES, COMPLEXITIES
 
 TERM_COLUMNS = ("category", "complexity", "cost", "speed", "sticky", "reasoning", "research")
 
@@ -237,6 +238,11 @@ class RouterConfigAdmin(RouterModelPickers, AuditedAdmin):
             path("reset/", self.admin_site.admin_view(self.reset_view), name="autorouter_routerconfig_reset"),
             path("try/", self.admin_site.admin_view(self.try_view), name="autorouter_routerconfig_try"),
             path(
+                "evaluate/",
+                self.admin_site.admin_view(self.evaluate_view),
+                name="autorouter_routerconfig_evaluate",
+            ),
+            path(
                 "models/", self.admin_site.admin_view(self.model_search_view), name="autorouter_model_search"
             ),
         ]
@@ -353,6 +359,40 @@ class RouterConfigAdmin(RouterModelPickers, AuditedAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/autorouter/routerconfig/try.html", context)
+
+    def evaluate_view(self, request: HttpRequest) -> HttpResponse:
+        """Route an uploaded labelled dataset with a config (live, defaults or an open draft) and show
+        ``evaluate_router``'s report: accuracies and confusion matrices, shares, cost, weak/strong."""
+        if not request.user.has_perm("autorouter.try_router"):
+            raise PermissionDenied
+        drafts = RouterDraft.objects.filter(status="open").values_list("pk", "name")
+        form = EvaluateForm(request.POST or None, request.FILES or None, drafts=list(drafts))
+        report = None
+        if request.method == "POST" and form.is_valid():
+            examples = _uploaded_examples(form)
+            if examples is not None:
+                report = whatif.evaluate_dataset(whatif.state_named(form.cleaned_data["config"]), examples)
+                report["confusions"] = [
+                    {
+                        "name": name,
+                        "labels": labels,
+                        "rows": [
+                            (truth, [report[f"{name}_confusion"][truth][guess] for guess in labels])
+                            for truth in labels
+                        ],
+                    }
+                    for name, labels in (("category", CATEGORIES), ("complexity", COMPLEXITIES))
+                    if report[f"{name}_confusion"]
+                ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Evaluate the router on a dataset",
+            "form": form,
+            "report": report,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/autorouter/routerconfig/evaluate.html", context)
 
 
 # ``route_with_state(exhaustive=True)`` lists every candidate and exclusion; a router without the

@@ -237,6 +237,26 @@ class ReplayForm(forms.Form):
     )
 
 
+class EvaluateForm(forms.Form):
+    """The "Evaluate a dataset" page: a labelled dataset and the config to route it with."""
+
+    dataset = forms.FileField(
+        label="evaluation dataset",
+        help_text="JSON Lines: a prompt per line with any of category, complexity, "
+        "weak_correct/strong_correct, scores (see fixtures/router_eval/README.md).",
+    )
+    split = ReplayForm.base_fields["split"]
+    config = forms.ChoiceField(label="config", help_text="What to route the dataset with.")
+
+    def __init__(self, *args: Any, drafts: Collection[tuple[int, str]] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["config"].choices = [
+            ("live", "the live config"),
+            ("defaults", "the built-in defaults"),
+            *((f"draft:{pk}", f"draft {pk}: {name}") for pk, name in drafts),
+        ]
+
+
 class ModelProfileForm(AuditedForm):
     class Meta:
         model = ModelProfile

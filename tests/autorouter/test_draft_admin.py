@@ -134,3 +134,29 @@ def test_viewers_read_drafts_but_cannot_edit_or_publish(draft, client, viewer):
     assert client.get(url("publish", draft)).status_code == 403
     assert client.post(url("discard", draft), {"reason": "x", "seen_version": 1}).status_code == 403
     assert client.post(ADD_URL, {"name": "x", "reason": "y"}).status_code == 403
+
+
+EVALUATE_URL = reverse("admin:autorouter_routerconfig_evaluate")
+PROMPTS = DATASET.with_name("prompts.jsonl")
+
+
+def test_the_evaluate_page_reports_an_uploaded_dataset_with_a_chosen_config(draft, as_editor):
+    upload = SimpleUploadedFile("prompts.jsonl", PROMPTS.read_bytes())
+    page = as_editor.get(EVALUATE_URL)
+    assert f"draft:{draft.pk}" in [value for value, _ in page.context["form"].fields["config"].choices]
+    response = as_editor.post(EVALUATE_URL, {"dataset": upload, "split": "test", "config": "live"})
+    report = response.context["report"]
+    assert report["examples"] == 199 and report["category_labelled"] == 199
+    hits = sum(row[i] for i, (_, row) in enumerate(report["confusions"][0]["rows"]))
+    assert hits / 199 == pytest.approx(report["category_accuracy"])
+    assert b'id="confusion-category"' in response.content and b'id="confusion-complexity"' in response.content
+
+
+def test_the_evaluate_page_refuses_bad_input_in_words(draft, as_editor, client, viewer):
+    response = as_editor.post(EVALUATE_URL, {"split": "", "config": "live"})
+    assert "dataset" in response.context["form"].errors and response.context["report"] is None
+    upload = SimpleUploadedFile("x.jsonl", b"not json\n")
+    response = as_editor.post(EVALUATE_URL, {"dataset": upload, "config": "draft:999"})
+    assert "config" in response.context["form"].errors  # not an open draft
+    client.force_login(viewer)
+    assert client.get(EVALUATE_URL).status_code == 403
