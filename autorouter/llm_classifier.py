@@ -8,21 +8,26 @@ invalid JSON) is retried up to ``max_retries`` times within one time budget
 endpoint cannot stall a chat message), then :class:`LLMClassifierError` is
 raised and the router falls back to the local classifier, saying so in the
 decision. No Django or ORM here: the caller passes the settings in.
+
+Calls go through one process-wide urllib3 pool: a chat message's classification reuses a kept-alive
+connection (no TCP and TLS handshake per message), and the pool is thread-safe for threaded workers.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import json
-import socket
 import time
-import urllib.error
-import urllib.request
 from typing import Any
+
+import urllib3
 
 from .classifier import COMPLEXITY_LEVEL, classify
 from .types import ACTIONS, CATEGORIES, COMPLEXITIES, Classification, RouterSettings
+
+# Connections kept alive per endpoint host: one per worker thread that classifies at the same time.
+POOL_SIZE = 8
+_pool = urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, retries=False)
 
 MAX_MESSAGE_CHARS = 8_000  # the classifier needs the gist, not a whole pasted document
 
@@ -144,14 +149,22 @@ def parse_classification(
     )
 
 
+class _HTTPStatus(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
 def _post(url: str, body: bytes, api_key: str, timeout: float) -> str:
-    request = urllib.request.Request(url, data=body, method="POST")
-    request.add_header("Content-Type", "application/json")
-    request.add_header("Accept", "application/json")
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if api_key:
-        request.add_header("Authorization", f"Bearer {api_key}")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        payload = json.loads(response.read().decode("utf-8"))
+        headers["Authorization"] = f"Bearer {api_key}"
+    response = _pool.request(
+        "POST", url, body=body, headers=headers, timeout=urllib3.Timeout(total=timeout), redirect=False
+    )
+    if not 200 <= response.status < 300:
+        raise _HTTPStatus(response.status)
+    payload = json.loads(response.data.decode("utf-8"))
     try:
         content = payload["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
@@ -164,14 +177,14 @@ def _post(url: str, body: bytes, api_key: str, timeout: float) -> str:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, LLMClassifierError):
         return str(exc)
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} from the endpoint"
-    if isinstance(exc, TimeoutError | socket.timeout) or (
-        isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, TimeoutError | socket.timeout)
-    ):
+    if isinstance(exc, _HTTPStatus):
+        return f"HTTP {exc.status} from the endpoint"
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # (urllib3 files it under timeouts)
+        return f"endpoint unreachable ({exc})"
+    if isinstance(exc, urllib3.exceptions.TimeoutError | TimeoutError):
         return "timeout"
-    if isinstance(exc, urllib.error.URLError):
-        return f"endpoint unreachable ({exc.reason})"
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+        return f"endpoint unreachable ({exc.__class__.__name__}: {exc})"
     if isinstance(exc, ValueError):
         return f"invalid JSON from the endpoint: {exc}"
     return f"{exc.__class__.__name__}: {exc}"
@@ -229,7 +242,6 @@ def classify_with_llm(
                 needs_image_generation=local.needs_image_generation,
                 difficulty=round(min(1.0, max(0.0, local.difficulty + shift)), 3),
             )
-        # URLError and timeouts are OSErrors; a truncated response is an HTTPException
-        except (OSError, ValueError, http.client.HTTPException, LLMClassifierError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError, ValueError, _HTTPStatus, LLMClassifierError) as exc:
             last_error = _describe(exc)
     raise LLMClassifierError(f"{last_error} (after {attempts} attempt{'s' if attempts != 1 else ''})")

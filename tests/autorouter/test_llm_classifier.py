@@ -43,9 +43,18 @@ class FakeChatCompletions:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints do
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                fake.requests.append(
+                    {
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "body": body,
+                        "client": self.client_address,
+                    }
+                )
                 status, content, delay = fake.replies.pop(0) if fake.replies else (200, VALID, 0.0)
                 if delay:
                     fake.stop.wait(delay)
@@ -112,6 +121,13 @@ def test_a_valid_reply_is_used(llm):
     assert request["headers"]["Authorization"] == "Bearer test-key"
     assert request["body"]["response_format"] == {"type": "json_object"}
     assert "Refactor this Python class" in request["body"]["messages"][-1]["content"]
+
+
+def test_classifications_reuse_one_pooled_connection(llm):
+    for _ in range(3):
+        assert route().classifier == "llm"
+    assert len(llm.requests) == 3
+    assert len({request["client"] for request in llm.requests}) == 1  # one TCP connection, kept alive
 
 
 def test_router_model_is_the_model_called(llm):
