@@ -57,11 +57,21 @@ from .forms import (
     ResetConfigForm,
     RouterConfigForm,
     RouterDraftForm,
+    RouterExampleForm,
     TryRouterForm,
 )
-from .models import SINGLETON_ID, WEIGHT_FIELDS, DecisionLog, ModelProfile, RouterConfig, RouterDraft
+from .models import (
+    SINGLETON_ID,
+    WEIGHT_FIELDS,
+    DecisionLog,
+    ModelProfile,
+    RouterConfig,
+    RouterDraft,
+    RouterExample,
+)
 from .router import route_with_state
-from .state import state_from
+from .semantic import embedder_error
+from .state import semantic_model, state_from
 from .types import CATEGORIES, COMPLEXITIES
 
 TERM_COLUMNS = ("category", "complexity", "cost", "speed", "sticky", "reasoning", "research")
@@ -1081,3 +1091,40 @@ class RouterDraftAdmin(RouterModelPickers, AuditedAdmin):
         return self._render(
             request, "discard.html", {"title": f"Discard {draft}", "draft": draft, "form": form}
         )
+
+
+# --- teach the router ---------------------------------------------------------------------------
+
+
+@admin.register(RouterExample)
+class RouterExampleAdmin(AuditedAdmin):
+    """Example messages with their category: the semantic classifier learns from them."""
+
+    form = RouterExampleForm
+    list_display = ("text_preview", "category", "complexity", "is_active", "updated_at", "updated_by")
+    list_filter = ("category", "complexity", "is_active")
+    search_fields = ("text",)
+    readonly_fields = ("updated_at", "updated_by")
+    change_list_template = "admin/autorouter/routerexample/change_list.html"
+
+    def get_fieldsets(self, request: HttpRequest, obj: RouterExample | None = None) -> list:
+        fieldsets: list = [(None, {"fields": ("text", ("category", "complexity"), "is_active")})]
+        if obj is not None:
+            fieldsets.append(("Last change", {"fields": ("updated_at", "updated_by")}))
+        if (obj is None and self.has_add_permission(request)) or self.has_change_permission(request, obj):
+            fieldsets.append(self.reason_fieldset)
+        return fieldsets
+
+    @admin.display(description="example message")
+    def text_preview(self, obj: RouterExample) -> str:
+        text = " ".join(obj.text.split())
+        return text[:100] + ("…" if len(text) > 100 else "")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        model = semantic_model()
+        context = {
+            "classifier_examples": model.examples if model else None,
+            "classifier_error": None if model else (embedder_error() or "not loaded"),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)

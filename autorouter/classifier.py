@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .types import CATEGORIES, Classification, RouterSettings
 
@@ -207,18 +207,26 @@ COMPLEXITY_LEVEL = {"simple": 0.0, "moderate": 0.5, "complex": 1.0}
 
 
 def difficulty_of(
-    *, complexity: str, words: int, complex_hits: int, needs_reasoning: bool, code: bool, primary: str
+    *,
+    complexity: str,
+    words: int,
+    complex_hits: int,
+    needs_reasoning: bool,
+    code: bool,
+    primary: str,
+    level: float | None = None,
 ) -> float:
     """A message's difficulty from 0 to 1, from the classifier's signals (deterministic).
 
     ``0.45 * complexity level (simple 0, moderate 0.5, complex 1) + 0.2 * length (log of the words,
     full at 300) + 0.15 * complexity markers (full at 3) + 0.1 * needs reasoning + 0.05 * code +
     0.05 * a hard category (coding, reasoning, analysis, research)``, rounded to 3 places. The
-    level keeps the order of the three labels; the rest orders the messages within one.
+    level keeps the order of the three labels; the rest orders the messages within one. ``level``
+    replaces the label's level with an expected one (the semantic classifier's probabilities).
     """
     length = min(1.0, math.log1p(words) / math.log1p(300))
     score = (
-        0.45 * COMPLEXITY_LEVEL[complexity]
+        0.45 * (COMPLEXITY_LEVEL[complexity] if level is None else level)
         + 0.2 * length
         + 0.15 * min(1.0, complex_hits / 3)
         + 0.1 * needs_reasoning
@@ -226,6 +234,33 @@ def difficulty_of(
         + 0.05 * (primary in HARD_CATEGORIES)
     )
     return round(min(1.0, max(0.0, score)), 3)
+
+
+def difficulty_inputs(text: str) -> dict[str, Any]:
+    """The message-shape inputs of :func:`difficulty_of`: words, complexity markers, code."""
+    markers = MARKERS.counts(Text.of(text))
+    return {
+        "words": len(text.split()),
+        "complex_hits": markers["complex"] + (1 if len(NUMBERED_ITEM.findall(text)) >= 3 else 0),
+        "code": bool(CODE_FENCE.search(text)),
+    }
+
+
+def keyword_features(text: str) -> list[float]:
+    """The keyword rules' signals as numbers, for a learned classifier: each category's hits and
+    each marker's (log-scaled), the length, a code block, a list, a question mark."""
+    tokens = Text.of(text)
+    counts = CATEGORY_VOCABULARY.counts(tokens)
+    markers = MARKERS.counts(tokens)
+    words = len(tokens.words)
+    return [
+        *(math.log1p(counts[category]) for category in CATEGORIES),
+        *(math.log1p(markers[name]) for name in MARKERS.labels),
+        min(1.0, math.log1p(words) / math.log1p(300)),
+        float(bool(CODE_FENCE.search(text))),
+        float(len(NUMBERED_ITEM.findall(text)) >= 3),
+        float(text.rstrip().endswith("?")),
+    ]
 
 
 def asks_for_image(message: str) -> bool:

@@ -14,7 +14,7 @@ from django.utils.functional import Promise
 
 from models_registry.admin.audited import AuditedForm, VersionedForm
 
-from .models import PARAMETER_FIELDS, SCORE_NAMES, ModelProfile, RouterConfig, RouterDraft
+from .models import PARAMETER_FIELDS, SCORE_NAMES, ModelProfile, RouterConfig, RouterDraft, RouterExample
 from .types import CATEGORIES
 
 REASON_HELP = "Why you are making this change. Recorded in the history."
@@ -255,6 +255,17 @@ class EvaluateForm(forms.Form):
             ("defaults", "the built-in defaults"),
             *((f"draft:{pk}", f"draft {pk}: {name}") for pk, name in drafts),
         ]
+
+
+class RouterExampleForm(AuditedForm):
+    class Meta:
+        model = RouterExample
+        fields = ("text", "category", "complexity", "is_active")
+        widgets = {"text": forms.Textarea(attrs={"rows": 5, "cols": 90})}
+        help_texts = {
+            "text": "A message as a user would write it. The classifier learns from it within seconds of "
+            "saving (every worker retrains); the message is stored, so never paste a user's private text."
+        }
 
 
 class ModelProfileForm(AuditedForm):

@@ -495,6 +495,48 @@ def profile_override_errors(overrides: object) -> list[str]:
     return errors
 
 
+class RouterExample(Audited):
+    """A message with its category (and, optionally, difficulty) that the semantic classifier learns
+    from: "teach the router". Added by editors; the built-in examples are the train split of
+    ``fixtures/router_eval/prompts.jsonl``. Retired rather than deleted, so the history stays whole."""
+
+    snapshot_area = "router_examples"  # a new example retrains the classifier, not the router's state
+
+    text = models.TextField("example message", max_length=4000)
+    category = models.CharField(max_length=20, choices=[(name, name) for name in CATEGORIES])
+    complexity = models.CharField(
+        max_length=10,
+        choices=[(name, name) for name in COMPLEXITIES],
+        blank=True,
+        help_text="Optional: how hard the message is (teaches the difficulty too).",
+    )
+    is_active = models.BooleanField(
+        "active", default=True, help_text="Untick to stop the classifier learning from it."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    history = HistoricalRecords(history_change_reason_field=models.TextField(null=True))
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "router example"
+
+    def __str__(self) -> str:
+        text = " ".join(self.text.split())
+        return f"{self.category}: {text[:60]}{'…' if len(text) > 60 else ''}"
+
+    def clean(self) -> None:
+        if not self.text.strip():
+            raise ValidationError({"text": "Write the example message."})
+
+
 class DecisionLog(models.Model):
     """A sampled routing decision, for analytics. Holds the message's length and hash, never its text."""
 

@@ -3,7 +3,7 @@
 Editors view and change the router config, view, add and change model
 profiles (a new catalog model needs a profile before the router picks it),
 use the "Try the router" page, read the decision log, and make, replay and
-publish router drafts. Viewers view only.
+publish router drafts, and teach the classifier examples. Viewers view only.
 Granted by migration 0002 and re-applied after every ``migrate`` (declared in
 ``AutorouterConfig.ready``).
 """
@@ -17,6 +17,7 @@ ROUTER_VIEWER_PERMISSIONS: list[tuple[str, str]] = [
     (_APP, "view_modelprofile"),
     (_APP, "view_decisionlog"),
     (_APP, "view_routerdraft"),
+    (_APP, "view_routerexample"),
 ]
 ROUTER_EDITOR_PERMISSIONS: list[tuple[str, str]] = [
     *ROUTER_VIEWER_PERMISSIONS,
@@ -27,4 +28,6 @@ ROUTER_EDITOR_PERMISSIONS: list[tuple[str, str]] = [
     (_APP, "add_routerdraft"),
     (_APP, "change_routerdraft"),
     (_APP, "publish_routerdraft"),
+    (_APP, "add_routerexample"),
+    (_APP, "change_routerexample"),
 ]

@@ -29,12 +29,13 @@ from .engine import decide
 from .llm_classifier import LLMClassifierError, classify_with_llm
 from .routing_index import decide_bounded, routing_index_for
 from .scoring import NEUTRAL_BIAS
-from .state import RouterState, state_for
+from .semantic import classify_semantic, embedder_error
+from .state import RouterState, semantic_model, state_for
 from .types import Classification
 
 logger = logging.getLogger(__name__)
 
-LOCAL, LLM = "local", "llm"
+LOCAL, LLM, SEMANTIC = "local", "llm", "semantic"
 
 
 def check_inputs(message: Any, exclude: Any) -> None:
@@ -77,6 +78,25 @@ def _classify(
         except LLMClassifierError as exc:
             fallback = str(exc)
             logger.warning("autorouter: LLM classifier failed, using the local one: %s", fallback)
+    elif classifier == SEMANTIC:
+        model = semantic_model()
+        if model is None:
+            fallback = f"semantic classifier unavailable ({embedder_error() or 'no model'})"
+        else:
+            try:
+                classification = classify_semantic(
+                    message,
+                    model=model,
+                    settings=settings,
+                    previous_model_id=previous_model_id,
+                    has_attachments=has_attachments,
+                    context_tokens=context_tokens,
+                    max_chars=_max_classified_chars(),
+                )
+                return classification, SEMANTIC, None
+            except Exception as exc:  # a classifier bug must not fail the chat message: keyword rules
+                fallback = f"semantic classifier failed ({exc.__class__.__name__}: {exc})"
+                logger.exception("autorouter: semantic classifier failed; keyword rules used")
     elif classifier != LOCAL:
         fallback = f"unknown classifier {classifier!r}"
     local = classify(
@@ -85,11 +105,13 @@ def _classify(
         previous_model_id=previous_model_id,
         has_attachments=has_attachments,
         context_tokens=context_tokens,
-        max_chars=int(
-            getattr(django_settings, "AUTOROUTER_MAX_CLASSIFIED_CHARS", DEFAULT_MAX_CLASSIFIED_CHARS)
-        ),
+        max_chars=_max_classified_chars(),
     )
     return local, LOCAL, fallback
+
+
+def _max_classified_chars() -> int:
+    return int(getattr(django_settings, "AUTOROUTER_MAX_CLASSIFIED_CHARS", DEFAULT_MAX_CLASSIFIED_CHARS))
 
 
 def route_with_state(
@@ -133,13 +155,20 @@ def route_with_state(
             message,
             state,
             catalog.by_id,
-            classifier=classifier or getattr(django_settings, "AUTOROUTER_CLASSIFIER", LOCAL),
+            classifier=classifier or getattr(django_settings, "AUTOROUTER_CLASSIFIER", SEMANTIC),
             previous_model_id=previous_model_id,
             has_attachments=has_attachments,
             context_tokens=context_tokens,
         )
     else:
-        used = LLM if "llm classifier" in classification.signals else LOCAL
+        signals = classification.signals
+        used = (
+            LLM
+            if "llm classifier" in signals
+            else SEMANTIC
+            if any(signal.startswith("semantic:") for signal in signals)
+            else LOCAL
+        )
     arguments: dict[str, Any] = {
         "classification": classification,
         "previous_model_id": previous_model_id,

@@ -32,6 +32,7 @@ from .models import (
     ModelProfile,
     RouterConfig,
     RouterDraft,
+    RouterExample,
 )
 from .types import Profile, RouterSettings
 
@@ -349,6 +350,18 @@ def discard_draft(
         reason=reason,
         changes={"status": DraftStatus.DISCARDED},
         expected_version=expected_version,
+    )
+
+
+def teach_example(text: str, category: str, *, complexity: str = "", user: Any, reason: str) -> RouterExample:
+    """A new example for the semantic classifier ("teach the router"); every worker retrains on the
+    next read after the commit."""
+    return writes.create(
+        RouterExample(
+            text=text, category=category, complexity=complexity, created_by=writes.acting_user(user)
+        ),
+        user=user,
+        reason=reason,
     )
 
 

@@ -10,9 +10,11 @@ defaults serve, with a note.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -21,7 +23,10 @@ from models_registry.rollout.flags import flag_is_active
 
 from .defaults import DEFAULT_SETTINGS, default_profiles
 from .flags import ROUTER_CONFIG_FLAG
+from .semantic import Example, SemanticModel, load_embedder, train
 from .types import CATEGORIES, ROUTER_AREA, Profile, RouterSettings
+
+logger = logging.getLogger(__name__)
 
 DATABASE, DEFAULTS, DRAFT = "database", "defaults", "draft"
 Source = Literal["database", "defaults", "draft"]  # a draft: only replayed and evaluated
@@ -92,3 +97,66 @@ def state_from(source: str, subject: Any = None) -> RouterState:
     if source == "rollout":
         return state_for(subject)
     raise ValueError(f"unknown source {source!r}: use database, defaults or rollout")
+
+
+# --- the semantic classifier's trained model ----------------------------------------------------
+
+EXAMPLES_AREA = "router_examples"
+
+
+def _example_files() -> list[tuple[Path, str | None]]:
+    """The built-in example files and the split of each to learn from (``AUTOROUTER_EXAMPLE_FILES``)."""
+    from django.conf import settings as django_settings
+
+    return [(Path(path), split) for path, split in getattr(django_settings, "AUTOROUTER_EXAMPLE_FILES", [])]
+
+
+def _file_examples() -> list[Example]:
+    from .evaluation import read_dataset_file
+
+    examples = []
+    for path, split in _example_files():
+        if not path.exists():
+            logger.warning("autorouter: example file %s is missing; the classifier learns without it", path)
+            continue
+        for item in read_dataset_file(path, split=split):
+            examples.append(Example(item.prompt, item.category or "", item.complexity or ""))
+    return [example for example in examples if example.category]
+
+
+def _train(extra: list[Example]) -> SemanticModel | None:
+    embed = load_embedder()
+    if embed is None:
+        return None
+    return train([*_file_examples(), *extra], embed)
+
+
+def _load_semantic_model() -> SemanticModel | None:
+    from .models import RouterExample
+
+    taught = [
+        Example(text, category, complexity)
+        for text, category, complexity in RouterExample.objects.filter(is_active=True).values_list(
+            "text", "category", "complexity"
+        )
+    ]
+    return _train(taught)
+
+
+semantic_snapshot: VersionedSnapshot[SemanticModel | None] = VersionedSnapshot(
+    _load_semantic_model, name="autorouter-semantic", area=EXAMPLES_AREA
+)
+
+
+@lru_cache(maxsize=1)
+def _built_in_model() -> SemanticModel | None:
+    return _train([])
+
+
+def semantic_model() -> SemanticModel | None:
+    """The semantic classifier trained on the built-in and the taught examples (the built-in ones
+    only while the database is unreachable); ``None`` if the embedding package cannot load."""
+    try:
+        return semantic_snapshot.get()
+    except SnapshotUnavailable:
+        return _built_in_model()

@@ -212,8 +212,16 @@ REGISTRY_FIRST_LOAD_TIMEOUT_SECONDS = float(os.environ.get("REGISTRY_FIRST_LOAD_
 REGISTRY_BACKGROUND_REFRESH = env_bool("REGISTRY_BACKGROUND_REFRESH", True)
 
 # --- Auto-router (autorouter) ---
-# "local" (default, no network) or "llm" (OpenAI-compatible chat completions).
-AUTOROUTER_CLASSIFIER = os.environ.get("AUTOROUTER_CLASSIFIER", "local")
+# "semantic" (default: packaged embeddings and learned heads, no network), "local" (keyword rules
+# only, no dependency) or "llm" (OpenAI-compatible chat completions). Semantic and LLM fall back to
+# the keyword rules, and the decision says so.
+AUTOROUTER_CLASSIFIER = os.environ.get("AUTOROUTER_CLASSIFIER", "semantic")
+# The semantic classifier learns from these files' examples (path, split or None) and from the
+# examples editors add in the admin ("teach the router").
+AUTOROUTER_EXAMPLE_FILES = [
+    (BASE_DIR / "fixtures" / "router_eval" / "prompts.jsonl", "train"),
+    (BASE_DIR / "fixtures" / "router_eval" / "exemplars.jsonl", "train"),
+]
 AUTOROUTER_LLM_BASE_URL = os.environ.get("AUTOROUTER_LLM_BASE_URL", "")
 AUTOROUTER_LLM_API_KEY = os.environ.get("AUTOROUTER_LLM_API_KEY", "")
 AUTOROUTER_LLM_TIMEOUT_SECONDS = float(os.environ.get("AUTOROUTER_LLM_TIMEOUT_SECONDS", "3"))

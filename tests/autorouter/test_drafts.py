@@ -4,6 +4,7 @@ one audited version with a reason; publishing never silently undoes a live chang
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -85,16 +86,19 @@ def _unprofiled_model_id() -> str:
 def test_replaying_a_draft_that_changes_one_weight_reports_exactly_the_decisions_it_moves(live, settings):
     live(tier_mode="roll")
     decisions = log_messages(settings)
-    draft = new_draft(moderate_cheap_weight=Decimal("0.1"), moderate_premium_weight=Decimal("0.6"))
-    new_weights = draft_state(draft).settings.weights_for("moderate")
+    # One row of weights (the commonest complexity's) moves a slice of [0, 1) from cheap to premium.
+    complexity = Counter(d.classification.complexity for d in decisions).most_common(1)[0][0]
+    weights = {"cheap": Decimal("0.1"), "mid": Decimal("0.3"), "premium": Decimal("0.6")}
+    draft = new_draft(**{f"{complexity}_{tier}_weight": value for tier, value in weights.items()})
+    new_weights = draft_state(draft).settings.weights_for(complexity)
     expected = {
         d.log_id
         for d in decisions
-        if d.classification.complexity == "moderate"
+        if d.classification.complexity == complexity
         and not d.classification.high_stakes
         and tier_for_roll(new_weights, roll_for(d.seed_key)) != d.tier
     }
-    assert expected  # the fixture's moderate messages straddle the new weights
+    assert expected  # the fixture's messages straddle the new weights
     now = datetime.now(UTC)
     report = replay_range(draft_state(draft), now - timedelta(days=1), now + timedelta(seconds=1))
     assert report["decisions"] == len(decisions)
