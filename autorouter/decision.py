@@ -125,7 +125,7 @@ class Decision:
     model_id: str
     model: ModelConfig | None
     classification: Classification
-    classifier: str  # "local" or "llm"
+    classifier: str  # "semantic", "local" (keyword rules) or "llm"
     classifier_fallback: str | None  # why the LLM classifier was not used, when it was configured
     sticky: bool
     tier: str | None

@@ -299,7 +299,11 @@ SOURCE_CHOICES = [
     ("database", "Saved config (database)"),
     ("defaults", "Built-in defaults"),
 ]
-CLASSIFIER_CHOICES = [("local", "Local (no network)"), ("llm", "LLM (router model)")]
+CLASSIFIER_CHOICES = [
+    ("semantic", "Semantic (packaged embeddings, no network)"),
+    ("local", "Keyword rules (no network, no dependency)"),
+    ("llm", "LLM (router model)"),
+]
 
 
 class TryRouterForm(forms.Form):
@@ -326,7 +330,7 @@ class TryRouterForm(forms.Form):
         help_text="Fixes the tier roll; empty = derived from the message.",
     )
     source = forms.ChoiceField(label="Config", choices=SOURCE_CHOICES, initial="database")
-    classifier = forms.ChoiceField(label="Classifier", choices=CLASSIFIER_CHOICES, initial="local")
+    classifier = forms.ChoiceField(label="Classifier", choices=CLASSIFIER_CHOICES, initial="semantic")
     list_exclusions = forms.BooleanField(
         label="List every exclusion",
         required=False,

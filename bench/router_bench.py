@@ -7,7 +7,8 @@ Sets up its own throwaway database (a temporary SQLite file, or with
 ``DATABASE_URL`` a ``test_<name>`` database created next to the named one and
 dropped at the end), seeds the catalog, the router config and the profiles,
 and routes with every rollout flag on (``MODELS_REGISTRY_SOURCE=database``)
-and the local classifier: the production read path, snapshots included.
+and the semantic classifier (the keyword one too, for comparison): the production read
+path, snapshots included.
 The synthetic catalog is ``synthetic_catalog.py``'s document at 5,000 models,
 half of them with a router profile, bulk-inserted (no history rows: throwaway
 data). Prints ``route()``'s median and p95, the parts (classify, the bounded
@@ -26,22 +27,22 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 os.environ["MODELS_REGISTRY_SOURCE"] = "database"
-os.environ["AUTOROUTER_CLASSIFIER"] = "local"
 os.environ["AUTOROUTER_DECISION_LOG_RATE"] = "0"
 from _bench_setup import ROOT, start_django, throwaway_database
 
 start_django("router-bench")
 
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 
 from autorouter import route
 from autorouter.classifier import classify
 from autorouter.engine import decide
 from autorouter.models import ModelProfile
 from autorouter.routing_index import RoutingIndex, decide_bounded, routing_index_for
+from autorouter.semantic import classify_semantic
 from autorouter.services import seed_config, seed_profiles
-from autorouter.state import database_state
+from autorouter.state import database_state, semantic_model
 from autorouter.types import CATEGORIES
 from models_registry import registry
 from models_registry.catalog.services import seed_models
@@ -191,22 +192,30 @@ def report_hostile(rounds: int = 20) -> None:
         )
 
 
-def report_tiers_by_difficulty() -> None:
-    """The project's labelled set (fixtures/router_eval): the local classifier's latency per prompt
-    and accuracy on the test split, and the tier shares the calibrated thresholds give there
-    against the shares the tier weights ask for."""
+def report_tiers_by_difficulty(classifier: str) -> None:
+    """The project's labelled set (fixtures/router_eval): a classifier's latency per prompt and
+    accuracy on the test split, and the tier shares the calibrated thresholds give there against
+    the shares the tier weights ask for."""
     from autorouter.calibration import calibrate, target_shares
 
     settings = database_state().settings
     lines = (ROOT / "fixtures" / "router_eval" / "prompts.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
     test = [row for row in rows if row["split"] == "test"]
+    model = semantic_model()
+    if classifier == "semantic":
+        assert model is not None, "the semantic classifier did not load"
+        print(f"semantic classifier trained on {model.examples} examples")
     samples, found = [], []
     for row in test:
+        attachments = row.get("needs") == "vision"
         started = time.perf_counter()
-        classification = classify(
-            row["prompt"], settings=settings, has_attachments=row.get("needs") == "vision"
-        )
+        if classifier == "semantic":
+            classification = classify_semantic(
+                row["prompt"], model=model, settings=settings, has_attachments=attachments
+            )
+        else:
+            classification = classify(row["prompt"], settings=settings, has_attachments=attachments)
         samples.append(time.perf_counter() - started)
         found.append(classification)
     category = sum(c.primary == row["category"] for c, row in zip(found, test, strict=True)) / len(test)
@@ -214,7 +223,7 @@ def report_tiers_by_difficulty() -> None:
         test
     )
     print(
-        f"local classifier on the {len(test)} test prompts: median {median_us(samples):5.1f} µs, "
+        f"{classifier} classifier on the {len(test)} test prompts: median {median_us(samples):5.1f} µs, "
         f"p95 {p95_us(samples):5.1f} µs; category {category:.1%}, complexity {complexity:.1%}"
     )
     achieved = calibrate([(c.difficulty, c.complexity) for c in found], settings)
@@ -239,9 +248,12 @@ def main() -> None:
         assert seed_models(static.models, provider_names=static.providers).ok
         seed_config()
         seed_profiles()
-        print(f"router bench on {connection.vendor}, Python {sys.version.split()[0]}, local classifier")
-        report("seeded catalog", 5_000)
-        report_tiers_by_difficulty()
+        print(f"router bench on {connection.vendor}, Python {sys.version.split()[0]}")
+        report("seeded catalog, semantic classifier", 5_000)
+        with override_settings(AUTOROUTER_CLASSIFIER="local"):
+            report("seeded catalog, keyword classifier", 5_000)
+        for classifier in ("semantic", "local"):
+            report_tiers_by_difficulty(classifier)
         report_hostile()
         # The synthetic price map's 5,000 models (those the static catalog already has are skipped),
         # half of them with a router profile.

@@ -30,7 +30,9 @@ class Command(BaseCommand):
             "draft, or draft ID.",
         )
         parser.add_argument("--split", choices=["train", "test"], help="Only the examples of this split.")
-        parser.add_argument("--classifier", choices=["local", "llm"], help="Default: AUTOROUTER_CLASSIFIER.")
+        parser.add_argument(
+            "--classifier", choices=["semantic", "local", "llm"], help="Default: AUTOROUTER_CLASSIFIER."
+        )
         parser.add_argument(
             "--output-tokens",
             type=int,
