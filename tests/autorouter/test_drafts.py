@@ -216,3 +216,23 @@ def test_discarding_keeps_the_draft_readable_but_closed(live, editor):
     with pytest.raises(ValidationError, match="discarded already"):
         services.publish_draft(draft, user=editor, reason="ship")
     assert DecisionLog.objects.count() == 0
+
+
+def test_a_published_draft_reaches_exactly_the_subjects_the_rollout_flag_serves(
+    router_db, django_capture_on_commit_callbacks
+):
+    from autorouter.flags import ROUTER_CONFIG_FLAG
+    from models_registry.rollout.flags import flag_is_active, set_flag_percent
+
+    draft = new_draft(stickiness_bonus=Decimal("41"))
+    with django_capture_on_commit_callbacks(execute=True):
+        set_flag_percent(ROUTER_CONFIG_FLAG, 50, user=None, reason="half")
+        services.publish_draft(draft, user=None, reason="stickier")
+    for subject in range(1, 21):
+        decision = route(
+            "thanks, can you make it shorter?", subject=subject, previous_model_id="openai:gpt-5"
+        )
+        on = flag_is_active(ROUTER_CONFIG_FLAG, subject)
+        assert decision.source == ("database" if on else "defaults")
+        sticky = next(c for c in decision.candidates if c.model_id == "openai:gpt-5").terms
+        assert {t.name: t.points for t in sticky}["sticky"] == (41 if on else 25)
