@@ -138,14 +138,14 @@ class RouterParameters(models.Model):
         "mid from difficulty",
         max_digits=4,
         decimal_places=3,
-        default=Decimal("0.345"),
+        default=Decimal("0.331"),
         help_text="Messages from this difficulty (0-1) on get at least the mid tier.",
     )
     premium_difficulty = models.DecimalField(
         "premium from difficulty",
         max_digits=4,
         decimal_places=3,
-        default=Decimal("0.396"),
+        default=Decimal("0.570"),
         help_text="Messages from this difficulty (0-1) on get the premium tier.",
     )
     # Scoring details

@@ -110,6 +110,29 @@ def _classify(
     return local, LOCAL, fallback
 
 
+def classify_message(
+    message: str,
+    state: RouterState,
+    *,
+    classifier: str | None = None,
+    has_attachments: bool = False,
+    context_tokens: int = 0,
+) -> Classification:
+    """The classification ``route()`` would use for ``message`` (``AUTOROUTER_CLASSIFIER`` unless
+    ``classifier`` is given), for calibration and evaluation."""
+    catalog = registry.catalog_index(source="database" if state.source in ("database", "draft") else None)
+    classification, _, _ = _classify(
+        message,
+        state,
+        catalog.by_id,
+        classifier=classifier or getattr(django_settings, "AUTOROUTER_CLASSIFIER", SEMANTIC),
+        previous_model_id=None,
+        has_attachments=has_attachments,
+        context_tokens=context_tokens,
+    )
+    return classification
+
+
 def _max_classified_chars() -> int:
     return int(getattr(django_settings, "AUTOROUTER_MAX_CLASSIFIED_CHARS", DEFAULT_MAX_CLASSIFIED_CHARS))
 

@@ -75,10 +75,10 @@ class RouterSettings:
     # thresholds below; ``calibrate_router`` sets them so the tier weights become the shares) or
     # "roll" (a weighted dice roll per message with its complexity's weights).
     tier_mode: str = "difficulty"
-    mid_difficulty: Decimal = Decimal("0.345")  # from this difficulty on: mid
-    premium_difficulty: Decimal = Decimal("0.396")  # from this difficulty on: premium
+    mid_difficulty: Decimal = Decimal("0.331")  # from this difficulty on: mid
+    premium_difficulty: Decimal = Decimal("0.570")  # from this difficulty on: premium
     # (The defaults: calibrate_router on fixtures/router_eval/prompts.jsonl's train split with the
-    # default tier weights.)
+    # default tier weights and the semantic classifier.)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier_weights", _frozen_weights(self.tier_weights))

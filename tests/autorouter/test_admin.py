@@ -70,8 +70,17 @@ def test_roles_get_the_router_permissions(db):
         "add_routerdraft",
         "change_routerdraft",
         "publish_routerdraft",
+        "view_routerexample",
+        "add_routerexample",
+        "change_routerexample",
     }
-    assert viewers == {"view_routerconfig", "view_modelprofile", "view_decisionlog", "view_routerdraft"}
+    assert viewers == {
+        "view_routerconfig",
+        "view_modelprofile",
+        "view_decisionlog",
+        "view_routerdraft",
+        "view_routerexample",
+    }
 
 
 def test_the_config_list_is_the_config_page(config_db, as_editor):

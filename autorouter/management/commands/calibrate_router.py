@@ -20,9 +20,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from autorouter.calibration import calibrate
-from autorouter.classifier import classify
 from autorouter.evaluation import read_dataset_file
 from autorouter.models import SINGLETON_ID, DecisionLog, RouterConfig, RouterDraft
+from autorouter.router import classify_message
 from autorouter.services import create_draft, save_config, update_draft
 from autorouter.state import DATABASE, state_from
 from autorouter.whatif import draft_state
@@ -50,11 +50,12 @@ class Command(BaseCommand):
         if (options["apply"] or options["draft"]) and not options["reason"].strip():
             raise CommandError("--apply and --draft need a --reason: every config change says why.")
         draft = self._draft(options["draft"]) if options["draft"] not in (None, "new") else None
-        settings = draft_state(draft).settings if draft else state_from(DATABASE).settings
+        state = draft_state(draft) if draft else state_from(DATABASE)
+        settings = state.settings
         samples = (
             self._from_log(options["from_log"])
             if options["dataset"] is None
-            else self._from_dataset(Path(options["dataset"]), options["split"], settings)
+            else self._from_dataset(Path(options["dataset"]), options["split"], state)
         )
         try:
             result = calibrate(samples, settings)
@@ -133,16 +134,17 @@ class Command(BaseCommand):
                 samples.append((float(difficulty), complexity))  # older entries have none: skipped
         return samples
 
-    def _from_dataset(self, path: Path, split: str | None, settings: Any) -> list[tuple[float, str]]:
+    def _from_dataset(self, path: Path, split: str | None, state: Any) -> list[tuple[float, str]]:
+        """The dataset's prompts classified as route() would (AUTOROUTER_CLASSIFIER)."""
         try:
             examples = read_dataset_file(path, split=split)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         samples = []
         for example in examples:
-            found = classify(
+            found = classify_message(
                 example.prompt,
-                settings=settings,
+                state,
                 has_attachments=example.has_attachments,
                 context_tokens=example.context_tokens,
             )
