@@ -159,7 +159,7 @@ def report(label: str, rounds: int) -> None:
         f"{queries} queries in {rounds:,} calls)"
     )
     print(
-        f"{'':<18} parts: classify {classify_us:5.1f} µs, bounded decision {bounded_us / 1000:6.3f} ms "
+        f"{'':<18} parts: keyword classify {classify_us:5.1f} µs, decide {bounded_us / 1000:6.3f} ms "
         f"(exhaustive decide() {exhaustive_us / 1000:6.3f} ms); routing index build {build_ms:5.1f} ms "
         f"+ {ordering_ms:4.1f} ms per category pair on first use"
     )

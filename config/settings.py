@@ -220,7 +220,6 @@ AUTOROUTER_CLASSIFIER = os.environ.get("AUTOROUTER_CLASSIFIER", "semantic")
 # examples editors add in the admin ("teach the router").
 AUTOROUTER_EXAMPLE_FILES = [
     (BASE_DIR / "fixtures" / "router_eval" / "prompts.jsonl", "train"),
-    (BASE_DIR / "fixtures" / "router_eval" / "exemplars.jsonl", "train"),
 ]
 AUTOROUTER_LLM_BASE_URL = os.environ.get("AUTOROUTER_LLM_BASE_URL", "")
 AUTOROUTER_LLM_API_KEY = os.environ.get("AUTOROUTER_LLM_API_KEY", "")
