@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .types import CATEGORIES, Classification, RouterSettings
 
@@ -236,30 +236,46 @@ def difficulty_of(
     return round(min(1.0, max(0.0, score)), 3)
 
 
-def difficulty_inputs(text: str) -> dict[str, Any]:
-    """The message-shape inputs of :func:`difficulty_of`: words, complexity markers, code."""
-    markers = MARKERS.counts(Text.of(text))
-    return {
-        "words": len(text.split()),
-        "complex_hits": markers["complex"] + (1 if len(NUMBERED_ITEM.findall(text)) >= 3 else 0),
-        "code": bool(CODE_FENCE.search(text)),
-    }
+class Shape(NamedTuple):
+    """What the keyword rules read in a message, computed once: the classifiers (the rules, the
+    semantic one's features and difficulty) share it rather than scanning the message again."""
+
+    tokens: Text
+    counts: Mapping[str, int]  # keyword hits per category
+    markers: Mapping[str, int]  # hits per shape marker (complex, reasoning, long context, back reference)
+    words: int  # whitespace-separated words
+    code: bool  # a code block or indented code
+    listed: bool  # three or more numbered or bulleted items
+    question: bool  # ends with a question mark
+
+    @property
+    def complex_hits(self) -> int:
+        return self.markers["complex"] + (1 if self.listed else 0)
 
 
-def keyword_features(text: str) -> list[float]:
+def shape_of(text: str) -> Shape:
+    tokens = Text.of(text)
+    return Shape(
+        tokens=tokens,
+        counts=CATEGORY_VOCABULARY.counts(tokens),
+        markers=MARKERS.counts(tokens),
+        words=len(text.split()),
+        code=CODE_FENCE.search(text) is not None,
+        listed=len(NUMBERED_ITEM.findall(text)) >= 3,
+        question=text.rstrip().endswith("?"),
+    )
+
+
+def keyword_features(shape: Shape) -> list[float]:
     """The keyword rules' signals as numbers, for a learned classifier: each category's hits and
     each marker's (log-scaled), the length, a code block, a list, a question mark."""
-    tokens = Text.of(text)
-    counts = CATEGORY_VOCABULARY.counts(tokens)
-    markers = MARKERS.counts(tokens)
-    words = len(tokens.words)
     return [
-        *(math.log1p(counts[category]) for category in CATEGORIES),
-        *(math.log1p(markers[name]) for name in MARKERS.labels),
-        min(1.0, math.log1p(words) / math.log1p(300)),
-        float(bool(CODE_FENCE.search(text))),
-        float(len(NUMBERED_ITEM.findall(text)) >= 3),
-        float(text.rstrip().endswith("?")),
+        *(math.log1p(shape.counts[category]) for category in CATEGORIES),
+        *(math.log1p(shape.markers[name]) for name in MARKERS.labels),
+        min(1.0, math.log1p(len(shape.tokens.words)) / math.log1p(300)),
+        float(shape.code),
+        float(shape.listed),
+        float(shape.question),
     ]
 
 
@@ -318,23 +334,23 @@ def classify(
     has_attachments: bool = False,
     context_tokens: int = 0,
     max_chars: int = DEFAULT_MAX_CLASSIFIED_CHARS,
+    shape: Shape | None = None,
 ) -> Classification:
     """Classify ``message`` with local rules. Deterministic: same inputs, same result.
 
     Linear in the message; a message longer than ``max_chars`` is judged by its
     head and tail (``max_chars`` in all), and its length still counts for context.
+    ``shape``: :func:`shape_of` the classified text, if the caller has it already.
     """
     full = message or ""
     signals: list[str] = []
     text = sampled(full, max_chars)
     if len(text) < len(full):
         signals.append(f"long message: classified its first and last {max_chars // 2:,} characters")
-    words = len(text.split())
-    tokens = Text.of(text)
-
-    counts = CATEGORY_VOCABULARY.counts(tokens)
-    markers = MARKERS.counts(tokens)
-    if CODE_FENCE.search(text):
+    shape = shape if shape is not None else shape_of(text)
+    words, tokens, markers = shape.words, shape.tokens, shape.markers
+    counts = dict(shape.counts)
+    if shape.code:
         counts["coding"] += 3
         signals.append("code block")
     if has_attachments:
@@ -352,7 +368,7 @@ def classify(
 
     needs_reasoning = bool(markers["reasoning"]) or primary == "reasoning"
 
-    complex_hits = markers["complex"] + (1 if len(NUMBERED_ITEM.findall(text)) >= 3 else 0)
+    complex_hits = shape.complex_hits
     if words >= COMPLEX_MIN_WORDS or (complex_hits and words > SIMPLE_MAX_WORDS) or complex_hits >= 2:
         complexity = "complex"
     elif words <= SIMPLE_MAX_WORDS and not complex_hits and not needs_reasoning and primary != "coding":
@@ -376,7 +392,7 @@ def classify(
         signals.append(f"high-stakes domain {domain}")
         if complexity == "simple":  # a short medical or legal question is not small talk
             complexity = "moderate"
-    if not ranked and (domain or text.rstrip().endswith("?")):
+    if not ranked and (domain or shape.question):
         # No topic keyword, but a question (or a high-stakes domain): someone wants an answer, not a chat.
         primary = "factual"
         signals[signals.index("no category keyword: conversation")] = (
@@ -397,7 +413,7 @@ def classify(
         words=words,
         complex_hits=complex_hits,
         needs_reasoning=needs_reasoning,
-        code=bool(CODE_FENCE.search(text)),
+        code=shape.code,
         primary=primary,
     )
     signals.append(f"difficulty {difficulty:.3f}")

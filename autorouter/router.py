@@ -120,17 +120,30 @@ def classify_message(
 ) -> Classification:
     """The classification ``route()`` would use for ``message`` (``AUTOROUTER_CLASSIFIER`` unless
     ``classifier`` is given), for calibration and evaluation."""
-    catalog = registry.catalog_index(source="database" if state.source in ("database", "draft") else None)
     classification, _, _ = _classify(
         message,
         state,
-        catalog.by_id,
-        classifier=classifier or getattr(django_settings, "AUTOROUTER_CLASSIFIER", SEMANTIC),
+        catalog_for(state).by_id,
+        classifier=_classifier(classifier),
         previous_model_id=None,
         has_attachments=has_attachments,
         context_tokens=context_tokens,
     )
     return classification
+
+
+def catalog_for(state: RouterState, subject: Any = None) -> Any:
+    """The catalog index a state routes over: a saved config or a draft over the saved catalog (what
+    an editor tunes on the try page or the CLI); otherwise the subject's rollout decides. The index
+    itself, not a list of its models: its tuple of models is the snapshot's identity, which keys the
+    routing index."""
+    return registry.catalog_index(
+        subject=subject, source="database" if state.source in ("database", "draft") else None
+    )
+
+
+def _classifier(name: str | None) -> str:
+    return name or getattr(django_settings, "AUTOROUTER_CLASSIFIER", SEMANTIC)
 
 
 def _max_classified_chars() -> int:
@@ -165,20 +178,14 @@ def route_with_state(
     check_inputs(message, exclude)
     if check_user_tier(user_tier) is None:
         raise ValueError("route() serves a user: user_tier must be 'free' or 'pro'")
-    # The saved config routes over the saved catalog (what an editor tunes on the
-    # try page or the CLI); otherwise the subject's rollout decides the catalog.
-    # The catalog index itself, not a list of its models: its tuple of models is the
-    # snapshot's identity, which keys the routing index.
-    catalog = registry.catalog_index(
-        subject=subject, source="database" if state.source in ("database", "draft") else None
-    )
+    catalog = catalog_for(state, subject)
     classifier_fallback = None
     if classification is None:
         classification, used, classifier_fallback = _classify(
             message,
             state,
             catalog.by_id,
-            classifier=classifier or getattr(django_settings, "AUTOROUTER_CLASSIFIER", SEMANTIC),
+            classifier=_classifier(classifier),
             previous_model_id=previous_model_id,
             has_attachments=has_attachments,
             context_tokens=context_tokens,

@@ -27,11 +27,12 @@ import numpy as np
 from .classifier import (
     COMPLEXITY_LEVEL,
     DEFAULT_MAX_CLASSIFIED_CHARS,
+    Shape,
     classify,
-    difficulty_inputs,
     difficulty_of,
     keyword_features,
     sampled,
+    shape_of,
 )
 from .types import CATEGORIES, COMPLEXITIES, Classification, RouterSettings
 
@@ -99,11 +100,13 @@ class SemanticModel:
     complexity: SoftmaxHead | None
     examples: int
 
-    def features(self, texts: Sequence[str]) -> np.ndarray:
+    def features(self, texts: Sequence[str], shapes: Sequence[Shape] | None = None) -> np.ndarray:
+        """Embedding and keyword signals per text (``shapes``: their :func:`.classifier.shape_of`)."""
+        shapes = shapes if shapes is not None else [shape_of(text) for text in texts]
         # The tokenizer takes valid UTF-8 only: a lone surrogate (any Python str is a message) becomes "?".
         clean = [sampled(text, EMBEDDING_CHARS).encode("utf-8", "replace").decode("utf-8") for text in texts]
         vectors = self.embed(clean)
-        keywords = np.array([keyword_features(text) for text in texts], dtype=np.float64)
+        keywords = np.array([keyword_features(shape) for shape in shapes], dtype=np.float64)
         return np.hstack([vectors.astype(np.float64), keywords])
 
 
@@ -135,7 +138,9 @@ def classify_semantic(
     max_chars: int = DEFAULT_MAX_CLASSIFIED_CHARS,
 ) -> Classification:
     """The keyword classification with the category, complexity, confidence and difficulty read
-    from the trained heads."""
+    from the trained heads. The message is scanned once for both (its :class:`.classifier.Shape`)."""
+    text = sampled(message or "", max_chars)
+    shape = shape_of(text)
     local = classify(
         message,
         settings=settings,
@@ -143,9 +148,9 @@ def classify_semantic(
         has_attachments=has_attachments,
         context_tokens=context_tokens,
         max_chars=max_chars,
+        shape=shape,
     )
-    text = sampled(message or "", max_chars)
-    features = model.features([text])[0]
+    features = model.features([text], [shape])[0]
     category_p = model.category.probabilities(features)
     order = np.argsort(-category_p)
     primary = CATEGORIES[order[0]]
@@ -159,14 +164,13 @@ def classify_semantic(
         )
     if local.high_stakes and complexity == "simple":
         complexity = "moderate"  # a short medical or legal question is not small talk (as the rules say)
-    inputs = difficulty_inputs(text)
     difficulty = difficulty_of(
         complexity=complexity,
         level=level,
-        words=inputs["words"],
-        complex_hits=inputs["complex_hits"],
+        words=shape.words,
+        complex_hits=shape.complex_hits,
         needs_reasoning=local.needs_reasoning or primary == "reasoning",
-        code=inputs["code"],
+        code=shape.code,
         primary=primary,
     )
     signals = [

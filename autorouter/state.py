@@ -111,17 +111,24 @@ def _example_files() -> list[tuple[Path, str | None]]:
     return [(Path(path), split) for path, split in getattr(django_settings, "AUTOROUTER_EXAMPLE_FILES", [])]
 
 
-def _file_examples() -> list[Example]:
+def _file_examples() -> tuple[Example, ...]:
+    """The built-in examples: read once per process and set of files (they do not change while it
+    runs), not again at each retraining on an editor's example."""
+    return _read_example_files(tuple(_example_files()))
+
+
+@lru_cache(maxsize=4)
+def _read_example_files(files: tuple[tuple[Path, str | None], ...]) -> tuple[Example, ...]:
     from .evaluation import read_dataset_file
 
     examples = []
-    for path, split in _example_files():
+    for path, split in files:
         if not path.exists():
             logger.warning("autorouter: example file %s is missing; the classifier learns without it", path)
             continue
         for item in read_dataset_file(path, split=split):
             examples.append(Example(item.prompt, item.category or "", item.complexity or ""))
-    return [example for example in examples if example.category]
+    return tuple(example for example in examples if example.category)
 
 
 def _train(extra: list[Example]) -> SemanticModel | None:

@@ -21,7 +21,7 @@ from .derived import with_derived_profiles
 from .evaluation import Example, Routed, evaluate
 from .models import DraftStatus, RouterDraft
 from .replay import Logged, replay
-from .router import route_with_state
+from .router import catalog_for, route_with_state
 from .services import logged_decisions
 from .state import DATABASE, DEFAULTS, DRAFT, RouterState, database_state, state_from
 from .types import CATEGORIES, Profile
@@ -77,7 +77,7 @@ def replay_range(state: RouterState, start: datetime, end: datetime) -> dict[str
     """Re-decide the decisions logged in ``[start, end)`` with ``state``; the report of
     :func:`.replay.replay` plus ``unreadable``. ``ValueError`` past :data:`MAX_REPLAYED` decisions."""
     entries, unreadable = logged_decisions(start, end, limit=MAX_REPLAYED)
-    catalog = registry.catalog_index(source="database" if state.source in (DATABASE, DRAFT) else None)
+    catalog = catalog_for(state)
     profiles = with_derived_profiles(catalog.models, state.profiles, state.settings)
 
     def decide(entry: Logged) -> Decision:
